@@ -1,0 +1,32 @@
+//! The crate's error type: every variant names the file, field or value at fault.
+
+use std::path::{Path, PathBuf};
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid config {origin}: {message}")]
+    Config { origin: String, message: String },
+    #[error("unknown task `{name}` (known tasks: {known})")]
+    UnknownTask { name: String, known: String },
+    #[error("invalid action: {0}")]
+    InvalidAction(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Error {
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}

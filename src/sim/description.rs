@@ -1,0 +1,183 @@
+//! The robot description file (`assets/robots/*.toml`).
+//!
+//! We use our own small serde format instead of URDF: the dVRK publishes its
+//! kinematics as modified-DH parameters, and keeping those numbers as the one
+//! source of truth means the analytic kinematics and the rapier multibody are
+//! built from the very same values (URDF would need them converted to
+//! joint-origin poses and back).
+
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// Kind of a DH joint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JointKind {
+    Revolute,
+    Prismatic,
+}
+
+/// A link primitive, in the link's own DH frame (metres, kilograms).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "shape", rename_all = "lowercase", deny_unknown_fields)]
+pub enum LinkShape {
+    /// An axis-aligned box.
+    Box {
+        half_extents: [f64; 3],
+        center: [f64; 3],
+        mass: f64,
+    },
+    /// A cylinder along the link frame's z axis.
+    Cylinder {
+        radius: f64,
+        half_length: f64,
+        center: [f64; 3],
+        mass: f64,
+    },
+}
+
+impl LinkShape {
+    pub fn mass(&self) -> f64 {
+        match self {
+            LinkShape::Box { mass, .. } | LinkShape::Cylinder { mass, .. } => *mass,
+        }
+    }
+    pub fn center(&self) -> [f64; 3] {
+        match self {
+            LinkShape::Box { center, .. } | LinkShape::Cylinder { center, .. } => *center,
+        }
+    }
+}
+
+/// One joint of the arm, with the modified-DH parameters of the link it moves.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DhJoint {
+    pub name: String,
+    pub kind: JointKind,
+    /// Twist about the previous x axis (degrees).
+    pub alpha_deg: f64,
+    /// Length along the previous x axis (metres).
+    pub a: f64,
+    /// Offset along the new z axis (metres); the prismatic variable adds to it.
+    pub d: f64,
+    /// Constant added to a revolute joint variable (degrees).
+    pub offset_deg: f64,
+    /// Joint limits: degrees for revolute joints, metres for prismatic ones.
+    pub limits: [f64; 2],
+    /// Reflected rotor inertia of the actuator (kg·m² or kg).
+    pub armature: f64,
+    pub link: LinkShape,
+}
+
+impl DhJoint {
+    pub fn alpha(&self) -> f64 {
+        self.alpha_deg.to_radians()
+    }
+    pub fn offset(&self) -> f64 {
+        self.offset_deg.to_radians()
+    }
+    /// Limits in SI units (radians or metres).
+    pub fn limits_si(&self) -> [f64; 2] {
+        match self.kind {
+            JointKind::Revolute => [self.limits[0].to_radians(), self.limits[1].to_radians()],
+            JointKind::Prismatic => self.limits,
+        }
+    }
+}
+
+/// The jaw: a revolute joint about the tip frame's z axis.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JawJoint {
+    pub name: String,
+    /// Degrees.
+    pub limits: [f64; 2],
+    pub armature: f64,
+    pub link: LinkShape,
+}
+
+impl JawJoint {
+    pub fn limits_si(&self) -> [f64; 2] {
+        [self.limits[0].to_radians(), self.limits[1].to_radians()]
+    }
+}
+
+/// A serial arm described by modified-DH joints plus a jaw.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RobotDescription {
+    pub name: String,
+    pub joints: Vec<DhJoint>,
+    pub jaw: JawJoint,
+}
+
+/// The PSM description shipped in `assets/robots/psm.toml`, compiled in so the
+/// binary works from any directory.
+pub const PSM_TOML: &str = include_str!("../../assets/robots/psm.toml");
+
+impl RobotDescription {
+    /// The dVRK PSM.
+    pub fn psm() -> Self {
+        Self::from_toml_str(PSM_TOML, "assets/robots/psm.toml")
+            .expect("the shipped PSM description is valid")
+    }
+
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Self::from_toml_str(&text, &path.display().to_string())
+    }
+
+    pub fn from_toml_str(text: &str, origin: &str) -> Result<Self> {
+        let desc: RobotDescription = toml::from_str(text).map_err(|e| Error::Config {
+            origin: origin.to_string(),
+            message: e.to_string(),
+        })?;
+        desc.validate(origin)?;
+        Ok(desc)
+    }
+
+    fn validate(&self, origin: &str) -> Result<()> {
+        let bad = |message: String| Error::Config {
+            origin: origin.to_string(),
+            message,
+        };
+        if self.joints.len() != 6 {
+            return Err(bad(format!(
+                "joints: the PSM needs 6 DH joints, found {}",
+                self.joints.len()
+            )));
+        }
+        let links = self
+            .joints
+            .iter()
+            .map(|j| (&j.name, j.limits, j.armature, &j.link))
+            .chain(std::iter::once((
+                &self.jaw.name,
+                self.jaw.limits,
+                self.jaw.armature,
+                &self.jaw.link,
+            )));
+        for (name, limits, armature, link) in links {
+            if !(limits[0].is_finite() && limits[1].is_finite() && limits[0] < limits[1]) {
+                return Err(bad(format!(
+                    "joint `{name}`: limits {limits:?} must be finite with lower < upper"
+                )));
+            }
+            if !(armature.is_finite() && armature >= 0.0) {
+                return Err(bad(format!(
+                    "joint `{name}`: armature {armature} must be >= 0"
+                )));
+            }
+            if !(link.mass().is_finite() && link.mass() > 0.0) {
+                return Err(bad(format!(
+                    "joint `{name}`: link mass {} must be > 0",
+                    link.mass()
+                )));
+            }
+        }
+        Ok(())
+    }
+}
