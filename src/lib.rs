@@ -3,5 +3,8 @@
 
 pub mod error;
 pub mod sim;
+pub mod task;
+pub mod env;
+pub mod cli;
 
 pub use error::{Error, Result};

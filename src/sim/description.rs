@@ -51,6 +51,19 @@ impl LinkShape {
     }
 }
 
+/// A joint's position servo: a rapier joint motor with a PD law,
+/// force = stiffness · (target − q) + damping · (target_velocity − q̇), capped at max_force.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Servo {
+    /// N·m/rad (revolute) or N/m (prismatic).
+    pub stiffness: f64,
+    /// N·m·s/rad or N·s/m.
+    pub damping: f64,
+    /// N·m or N.
+    pub max_force: f64,
+}
+
 /// One joint of the arm, with the modified-DH parameters of the link it moves.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -69,6 +82,7 @@ pub struct DhJoint {
     pub limits: [f64; 2],
     /// Reflected rotor inertia of the actuator (kg·m² or kg).
     pub armature: f64,
+    pub servo: Servo,
     pub link: LinkShape,
 }
 
@@ -96,6 +110,7 @@ pub struct JawJoint {
     /// Degrees.
     pub limits: [f64; 2],
     pub armature: f64,
+    pub servo: Servo,
     pub link: LinkShape,
 }
 
@@ -153,14 +168,20 @@ impl RobotDescription {
         let links = self
             .joints
             .iter()
-            .map(|j| (&j.name, j.limits, j.armature, &j.link))
+            .map(|j| (&j.name, j.limits, j.armature, j.servo, &j.link))
             .chain(std::iter::once((
                 &self.jaw.name,
                 self.jaw.limits,
                 self.jaw.armature,
+                self.jaw.servo,
                 &self.jaw.link,
             )));
-        for (name, limits, armature, link) in links {
+        for (name, limits, armature, servo, link) in links {
+            for (field, v) in [("stiffness", servo.stiffness), ("damping", servo.damping), ("max_force", servo.max_force)] {
+                if !(v.is_finite() && v > 0.0) {
+                    return Err(bad(format!("joint `{name}`: servo.{field} = {v} must be > 0")));
+                }
+            }
             if !(limits[0].is_finite() && limits[1].is_finite() && limits[0] < limits[1]) {
                 return Err(bad(format!(
                     "joint `{name}`: limits {limits:?} must be finite with lower < upper"

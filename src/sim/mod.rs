@@ -2,3 +2,7 @@
 
 pub mod description;
 pub mod kinematics;
+pub mod convert;
+pub mod physics;
+pub mod psm;
+pub mod scene;

@@ -1,0 +1,464 @@
+//! Layer 7: the `gesture-lab` command line.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use rand::RngExt;
+use rapier3d::na::{Isometry3, Quaternion, Translation3, UnitQuaternion};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::env::{ACTION_DIM, Env, VecEnv, episode_seed};
+use crate::sim::description::RobotDescription;
+use crate::sim::kinematics::{ARM_DOF, PsmKinematics, tool_down_rotation};
+use crate::task::{TASKS, TaskConfig, rng_from_seed};
+
+#[derive(Parser, Debug)]
+#[command(name = "gesture-lab", version, about = "A simulated dVRK instrument that learns surgical gestures")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// List the tasks, one line each.
+    Tasks,
+    /// Run a task's scripted oracle headless and report how well it does.
+    Demo(DemoArgs),
+    /// Run a policy for a number of steps; print episode returns and a trajectory hash.
+    Rollout(RolloutArgs),
+    /// Measure whole-program speed.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+    /// Forward and inverse kinematics of the PSM (dVRK base frame, metres).
+    #[command(subcommand)]
+    Kinematics(KinematicsCommand),
+}
+
+/// Which task, from its built-in config or a config file.
+#[derive(Args, Debug, Clone)]
+pub struct TaskArgs {
+    /// Task id (see `gesture-lab tasks`).
+    #[arg(long, default_value = "needle-reach")]
+    pub task: String,
+    /// A task config file (TOML) to use instead of the built-in one.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
+
+impl TaskArgs {
+    pub fn load(&self) -> Result<TaskConfig> {
+        let config = match &self.config {
+            Some(path) => TaskConfig::load(path)?,
+            None => TaskConfig::builtin(&self.task)?,
+        };
+        if self.config.is_some() && config.task != self.task && self.task != "needle-reach" {
+            bail!("--task {} but {} configures task `{}`", self.task, self.config.as_ref().unwrap().display(), config.task);
+        }
+        Ok(config)
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub task: TaskArgs,
+    #[arg(long, default_value_t = 100)]
+    pub episodes: u64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuiltinPolicy {
+    /// Uniform random actions in [−1, 1], seeded.
+    Random,
+    /// The task's scripted oracle.
+    Oracle,
+}
+
+#[derive(Args, Debug)]
+pub struct RolloutArgs {
+    #[command(flatten)]
+    pub task: TaskArgs,
+    #[arg(long, value_enum, default_value = "random")]
+    pub policy: BuiltinPolicy,
+    /// Control steps in all (episodes restart as they end).
+    #[arg(long, default_value_t = 200)]
+    pub steps: u64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Env throughput: steps/s on one thread and on T threads, physics cost, real-time factor.
+    Env(BenchEnvArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct BenchEnvArgs {
+    #[command(flatten)]
+    pub task: TaskArgs,
+    /// Threads for the parallel measurement (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Envs in the parallel VecEnv.
+    #[arg(long, default_value_t = 32)]
+    pub envs: usize,
+    /// Seconds per measurement.
+    #[arg(long, default_value_t = 3.0)]
+    pub seconds: f64,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KinematicsCommand {
+    /// Tip pose for joint values q1..q6 (rad, insertion q3 in m).
+    Fk {
+        #[arg(long, value_delimiter = ',', allow_hyphen_values = true, num_args = 1)]
+        joints: Vec<f64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Joint values for a tip pose: x,y,z (tool pointing down), x,y,z,yaw (rad),
+    /// or x,y,z,qx,qy,qz,qw.
+    Ik {
+        #[arg(long, value_delimiter = ',', allow_hyphen_values = true, num_args = 1)]
+        pose: Vec<f64>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Tasks => {
+            for t in TASKS {
+                println!("{:<14} {}", t.name, t.summary);
+            }
+            Ok(())
+        }
+        Command::Demo(args) => demo(&args),
+        Command::Rollout(args) => rollout(&args),
+        Command::Bench(BenchCommand::Env(args)) => bench_env(&args),
+        Command::Kinematics(cmd) => kinematics(cmd),
+    }
+}
+
+fn print_json<T: Serialize>(value: &T) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// Oracle results over many episodes.
+#[derive(Serialize, Debug)]
+pub struct DemoReport {
+    pub task: String,
+    pub episodes: u64,
+    pub seed: u64,
+    pub success_rate: f64,
+    /// Mean control steps until the tip first met the tolerance, over successful episodes.
+    pub mean_steps_to_success: f64,
+    pub mean_final_tip_error_mm: f64,
+    pub max_final_tip_error_mm: f64,
+    pub physics_faults: u64,
+}
+
+pub fn run_demo(config: &TaskConfig, episodes: u64, seed: u64) -> Result<DemoReport> {
+    let mut env = Env::new(config.clone())?;
+    let (mut successes, mut steps_sum, mut err_sum, mut err_max, mut faults) = (0u64, 0u64, 0.0, 0.0f64, 0u64);
+    for ep in 0..episodes {
+        env.reset(episode_seed(seed, 0, ep))?;
+        let mut first_success = None;
+        loop {
+            let step = env.step(&env.oracle_action())?;
+            if step.info.success && first_success.is_none() {
+                first_success = Some(env.episode_steps() as u64);
+            }
+            if step.terminated || step.truncated {
+                faults += step.info.physics_fault as u64;
+                err_sum += step.info.tip_error_mm;
+                err_max = err_max.max(step.info.tip_error_mm);
+                if step.info.success {
+                    successes += 1;
+                    steps_sum += first_success.unwrap_or(env.episode_steps() as u64);
+                }
+                break;
+            }
+        }
+    }
+    Ok(DemoReport {
+        task: config.task.clone(),
+        episodes,
+        seed,
+        success_rate: successes as f64 / episodes.max(1) as f64,
+        mean_steps_to_success: steps_sum as f64 / successes.max(1) as f64,
+        mean_final_tip_error_mm: err_sum / episodes.max(1) as f64,
+        max_final_tip_error_mm: err_max,
+        physics_faults: faults,
+    })
+}
+
+fn demo(args: &DemoArgs) -> Result<()> {
+    let config = args.task.load()?;
+    if args.episodes == 0 {
+        bail!("--episodes 0: run at least one episode");
+    }
+    let report = run_demo(&config, args.episodes, args.seed)?;
+    if args.json {
+        return print_json(&report);
+    }
+    println!("task {}: scripted oracle, {} episodes, seed {}", report.task, report.episodes, report.seed);
+    println!("  success rate            {:.1} %", report.success_rate * 100.0);
+    println!("  mean steps to success   {:.1}", report.mean_steps_to_success);
+    println!("  mean final tip error    {:.3} mm (max {:.3} mm)", report.mean_final_tip_error_mm, report.max_final_tip_error_mm);
+    println!("  physics faults          {}", report.physics_faults);
+    Ok(())
+}
+
+#[derive(Serialize, Debug)]
+pub struct RolloutReport {
+    pub task: String,
+    pub policy: String,
+    pub seed: u64,
+    pub steps: u64,
+    pub episode_returns: Vec<f64>,
+    pub episode_successes: Vec<bool>,
+    /// SHA-256 of every observation, reward and flag, in order: equal hashes, equal trajectories.
+    pub trajectory_sha256: String,
+}
+
+pub fn run_rollout(config: &TaskConfig, policy: BuiltinPolicy, steps: u64, seed: u64) -> Result<RolloutReport> {
+    let mut env = Env::new(config.clone())?;
+    let mut rng = rng_from_seed(seed ^ 0xA5A5_5A5A_F00D_CAFE);
+    let mut hasher = Sha256::new();
+    let mut episode = 0u64;
+    let hash_obs = |h: &mut Sha256, obs: &crate::task::Observation| {
+        for v in obs.flat() {
+            h.update(v.to_le_bytes());
+        }
+    };
+    let obs = env.reset(episode_seed(seed, 0, episode))?;
+    hash_obs(&mut hasher, &obs);
+    let (mut returns, mut successes, mut ret) = (Vec::new(), Vec::new(), 0.0f64);
+    for _ in 0..steps {
+        let action: Vec<f32> = match policy {
+            BuiltinPolicy::Random => (0..ACTION_DIM).map(|_| rng.random_range(-1.0f32..=1.0)).collect(),
+            BuiltinPolicy::Oracle => env.oracle_action(),
+        };
+        let step = env.step(&action)?;
+        hash_obs(&mut hasher, &step.observation);
+        hasher.update(step.reward.to_le_bytes());
+        hasher.update([step.terminated as u8, step.truncated as u8, step.info.success as u8]);
+        ret += step.reward as f64;
+        if step.terminated || step.truncated {
+            returns.push(ret);
+            successes.push(step.info.success);
+            ret = 0.0;
+            episode += 1;
+            let obs = env.reset(episode_seed(seed, 0, episode))?;
+            hash_obs(&mut hasher, &obs);
+        }
+    }
+    let digest = hasher.finalize();
+    Ok(RolloutReport {
+        task: config.task.clone(),
+        policy: format!("{policy:?}").to_lowercase(),
+        seed,
+        steps,
+        episode_returns: returns,
+        episode_successes: successes,
+        trajectory_sha256: digest.iter().map(|b| format!("{b:02x}")).collect(),
+    })
+}
+
+fn rollout(args: &RolloutArgs) -> Result<()> {
+    let config = args.task.load()?;
+    let report = run_rollout(&config, args.policy, args.steps, args.seed)?;
+    if args.json {
+        return print_json(&report);
+    }
+    println!("task {}, policy {}, {} steps, seed {}", report.task, report.policy, report.steps, report.seed);
+    for (i, (r, s)) in report.episode_returns.iter().zip(&report.episode_successes).enumerate() {
+        println!("  episode {i:>3}  return {r:>8.3}  {}", if *s { "success" } else { "" });
+    }
+    println!("trajectory sha256 {}", report.trajectory_sha256);
+    Ok(())
+}
+
+#[derive(Serialize, Debug)]
+pub struct BenchEnvReport {
+    pub task: String,
+    pub env_steps_per_s_1_thread: f64,
+    pub threads: usize,
+    pub envs: usize,
+    pub env_steps_per_s_threads: f64,
+    pub speedup: f64,
+    pub physics_us_per_substep: f64,
+    pub substeps_per_control_step: usize,
+    pub substep_s: f64,
+    pub solver_iterations: usize,
+    /// Simulated seconds per wall-clock second, one thread.
+    pub real_time_factor_1_thread: f64,
+}
+
+fn bench_env(args: &BenchEnvArgs) -> Result<()> {
+    let config = args.task.load()?;
+    let seconds = args.seconds.max(0.1);
+    let mut rng = rng_from_seed(1);
+    let random_actions = |rng: &mut crate::task::Rng, n: usize| -> Vec<f32> {
+        (0..n * ACTION_DIM).map(|_| rng.random_range(-1.0f32..=1.0)).collect()
+    };
+
+    // One env on this thread, random actions, resets included.
+    let mut env = Env::new(config.clone())?;
+    env.reset(0)?;
+    let actions = random_actions(&mut rng, 4096);
+    let (mut steps, mut episodes, t0) = (0u64, 0u64, Instant::now());
+    while t0.elapsed().as_secs_f64() < seconds {
+        for a in actions.chunks(ACTION_DIM) {
+            let s = env.step(a)?;
+            if s.terminated || s.truncated {
+                episodes += 1;
+                env.reset(episodes)?;
+            }
+        }
+        steps += 4096;
+    }
+    let sps1 = steps as f64 / t0.elapsed().as_secs_f64();
+
+    // Physics alone: substeps of a running arm.
+    env.reset(0)?;
+    let substeps = config.physics.substeps;
+    let (mut n, t0) = (0u64, Instant::now());
+    let a = vec![0.3f32, -0.2, 0.1, 0.5, 0.0];
+    let mut world_time = std::time::Duration::ZERO;
+    while t0.elapsed().as_secs_f64() < seconds.min(1.0) {
+        let s = env.step(&a)?;
+        if s.truncated {
+            env.reset(n)?;
+        }
+        let t = Instant::now();
+        for _ in 0..64 {
+            env.step_physics_only();
+        }
+        world_time += t.elapsed();
+        n += 64;
+    }
+    let physics_us = world_time.as_secs_f64() * 1e6 / n as f64;
+
+    // A VecEnv on the thread pool.
+    let mut venv = VecEnv::new(&config, args.envs.max(1), 0, args.threads)?;
+    venv.reset()?;
+    let batch = random_actions(&mut rng, venv.num_envs());
+    let (mut vsteps, t0) = (0u64, Instant::now());
+    while t0.elapsed().as_secs_f64() < seconds {
+        venv.step(&batch)?;
+        vsteps += venv.num_envs() as u64;
+    }
+    let spst = vsteps as f64 / t0.elapsed().as_secs_f64();
+
+    let report = BenchEnvReport {
+        task: config.task.clone(),
+        env_steps_per_s_1_thread: sps1,
+        threads: venv.threads(),
+        envs: venv.num_envs(),
+        env_steps_per_s_threads: spst,
+        speedup: spst / sps1,
+        physics_us_per_substep: physics_us,
+        substeps_per_control_step: substeps,
+        substep_s: config.physics.dt,
+        solver_iterations: config.physics.solver_iterations,
+        real_time_factor_1_thread: sps1 * config.physics.control_period(),
+    };
+    if args.json {
+        return print_json(&report);
+    }
+    println!("task {}", report.task);
+    println!("  env steps/s, 1 thread        {:>10.0}", report.env_steps_per_s_1_thread);
+    println!("  env steps/s, {} threads ({} envs) {:>8.0}  ({:.2}x)", report.threads, report.envs, report.env_steps_per_s_threads, report.speedup);
+    println!("  physics per substep          {:>10.2} us", report.physics_us_per_substep);
+    println!("  substeps per control step    {:>10} x {} s, {} solver iteration(s)", report.substeps_per_control_step, report.substep_s, report.solver_iterations);
+    println!("  real-time factor, 1 thread   {:>10.0}", report.real_time_factor_1_thread);
+    Ok(())
+}
+
+#[derive(Serialize, Debug)]
+struct PoseReport {
+    frame: &'static str,
+    joints: Vec<f64>,
+    position_m: [f64; 3],
+    /// Quaternion x, y, z, w.
+    quaternion_xyzw: [f64; 4],
+    rotation_matrix: [[f64; 3]; 3],
+}
+
+fn pose_report(joints: &[f64], pose: &Isometry3<f64>) -> PoseReport {
+    let t = pose.translation.vector;
+    let q = pose.rotation.quaternion();
+    let m = pose.rotation.to_rotation_matrix();
+    PoseReport {
+        frame: "dVRK PSM base frame (origin at the RCM), tip = DH frame 6",
+        joints: joints.to_vec(),
+        position_m: [t.x, t.y, t.z],
+        quaternion_xyzw: [q.i, q.j, q.k, q.w],
+        rotation_matrix: std::array::from_fn(|r| std::array::from_fn(|c| m[(r, c)])),
+    }
+}
+
+fn print_pose(report: &PoseReport) {
+    println!("frame     {}", report.frame);
+    println!("joints    {}", report.joints.iter().map(|v| format!("{v:.6}")).collect::<Vec<_>>().join(", "));
+    let p = report.position_m;
+    println!("position  {:.6} {:.6} {:.6} m", p[0], p[1], p[2]);
+    let q = report.quaternion_xyzw;
+    println!("quat xyzw {:.6} {:.6} {:.6} {:.6}", q[0], q[1], q[2], q[3]);
+    for (i, row) in report.rotation_matrix.iter().enumerate() {
+        println!("{}{:>10.6} {:>10.6} {:>10.6}", if i == 0 { "rotation " } else { "         " }, row[0], row[1], row[2]);
+    }
+}
+
+fn kinematics(cmd: KinematicsCommand) -> Result<()> {
+    let kin = PsmKinematics::new(&RobotDescription::psm());
+    match cmd {
+        KinematicsCommand::Fk { joints, json } => {
+            if joints.len() != ARM_DOF {
+                bail!("--joints needs {ARM_DOF} values q1..q6, got {}", joints.len());
+            }
+            if let Some((i, v)) = joints.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+                bail!("--joints: q{} = {v} is not a finite number", i + 1);
+            }
+            let q: [f64; ARM_DOF] = std::array::from_fn(|i| joints[i]);
+            kin.within_limits(&q).context("--joints")?;
+            let report = pose_report(&joints, &kin.forward(&q));
+            if json { print_json(&report) } else { print_pose(&report); Ok(()) }
+        }
+        KinematicsCommand::Ik { pose, json } => {
+            if let Some((i, v)) = pose.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+                bail!("--pose: value {} = {v} is not a finite number", i + 1);
+            }
+            let rotation = match pose.len() {
+                3 => tool_down_rotation(0.0),
+                4 => tool_down_rotation(pose[3]),
+                7 => UnitQuaternion::from_quaternion(Quaternion::new(pose[6], pose[3], pose[4], pose[5])),
+                n => bail!("--pose needs x,y,z or x,y,z,yaw or x,y,z,qx,qy,qz,qw; got {n} values"),
+            };
+            let target = Isometry3::from_parts(Translation3::new(pose[0], pose[1], pose[2]), rotation);
+            let q = kin
+                .inverse(&target, &[0.0, 0.0, 0.12, 0.0, 0.0, 0.0])
+                .with_context(|| format!("no joint solution for pose {pose:?}"))?;
+            let report = pose_report(&q, &kin.forward(&q));
+            if json { print_json(&report) } else { print_pose(&report); Ok(()) }
+        }
+    }
+}

@@ -1,0 +1,414 @@
+//! Layer 3: the Gym-style environment and its vectorised form.
+//!
+//! An [`Env`] is one rapier world holding the instrument and one task's
+//! scene. An action moves the commanded tip pose; inverse kinematics turns
+//! it into joint targets, and the joint motors track those targets over the
+//! physics substeps of one control step. Nothing is teleported.
+
+use rapier3d::na::{Isometry3, Translation3, UnitQuaternion, Vector3};
+use rapier3d::prelude::*;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::sim::convert::{from_vector, to_vector};
+use crate::sim::description::RobotDescription;
+use crate::sim::kinematics::{ARM_DOF, ArmJoints, IkError, PsmKinematics, tool_down_rotation};
+use crate::sim::psm::{DOF, Joints, Psm};
+use crate::task::{ArmState, Observation, Rng, Task, TaskConfig, rng_from_seed};
+
+/// Number of action components: dx, dy, dz, wrist yaw increment, jaw.
+pub const ACTION_DIM: usize = 5;
+
+/// A box-shaped space: `shape`, and per-component bounds.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BoxSpace {
+    pub shape: Vec<usize>,
+    pub low: Vec<f32>,
+    pub high: Vec<f32>,
+}
+
+/// Per-step diagnostics.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct StepInfo {
+    pub success: bool,
+    /// Distance from the simulated tip to the goal, in millimetres.
+    pub tip_error_mm: f64,
+    /// The simulation became non-finite or lost the arm: the episode is truncated.
+    pub physics_fault: bool,
+    /// Inverse kinematics found no joints for the commanded pose; the arm held its targets.
+    pub ik_failed: bool,
+    /// Some action component lay outside [−1, 1] and was clipped.
+    pub action_clipped: bool,
+}
+
+/// What `step` returns.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Step {
+    pub observation: Observation,
+    pub reward: f32,
+    pub terminated: bool,
+    pub truncated: bool,
+    pub info: StepInfo,
+}
+
+/// One simulated instrument doing one task.
+pub struct Env {
+    config: TaskConfig,
+    description: RobotDescription,
+    kinematics: PsmKinematics,
+    task: Box<dyn Task>,
+    world: PhysicsWorld,
+    psm: Option<Psm>,
+    world_from_base: Isometry3<f64>,
+    rng: Rng,
+    /// Joint targets the servos hold now.
+    targets: Joints,
+    /// Commanded wrist yaw (rad).
+    yaw: f64,
+    steps: usize,
+    done: bool,
+}
+
+/// Checks an action's length and values; clips it to [−1, 1].
+pub fn validate_action(action: &[f32]) -> Result<([f32; ACTION_DIM], bool)> {
+    if action.len() != ACTION_DIM {
+        return Err(Error::InvalidAction(format!(
+            "expected {ACTION_DIM} numbers (dx, dy, dz, yaw, jaw), got {}",
+            action.len()
+        )));
+    }
+    let mut clipped = false;
+    let mut out = [0.0; ACTION_DIM];
+    for (i, &a) in action.iter().enumerate() {
+        if !a.is_finite() {
+            return Err(Error::InvalidAction(format!("action[{i}] = {a} is not a finite number")));
+        }
+        clipped |= !(-1.0..=1.0).contains(&a);
+        out[i] = a.clamp(-1.0, 1.0);
+    }
+    Ok((out, clipped))
+}
+
+impl Env {
+    /// An env for a built-in task by name.
+    pub fn from_task(name: &str) -> Result<Self> {
+        Self::new(TaskConfig::builtin(name)?)
+    }
+
+    pub fn new(config: TaskConfig) -> Result<Self> {
+        config.validate("task config")?;
+        let rcm = config.robot.rcm;
+        // Base frame: origin at the RCM, z up (world Y), x along world X.
+        let world_from_base = Isometry3::from_parts(
+            Translation3::new(rcm[0], rcm[1], rcm[2]),
+            UnitQuaternion::from_axis_angle(&Vector3::x_axis(), -std::f64::consts::FRAC_PI_2),
+        );
+        let description = RobotDescription::psm();
+        Ok(Self {
+            task: config.build_task(),
+            kinematics: PsmKinematics::new(&description),
+            description,
+            config,
+            world: PhysicsWorld::default(),
+            psm: None,
+            world_from_base,
+            rng: rng_from_seed(0),
+            targets: [0.0; DOF],
+            yaw: 0.0,
+            steps: 0,
+            done: true,
+        })
+    }
+
+    pub fn config(&self) -> &TaskConfig {
+        &self.config
+    }
+
+    pub fn task(&self) -> &dyn Task {
+        self.task.as_ref()
+    }
+
+    pub fn world(&self) -> &PhysicsWorld {
+        &self.world
+    }
+
+    /// The instrument, once `reset` has been called.
+    pub fn psm(&self) -> Option<&Psm> {
+        self.psm.as_ref()
+    }
+
+    pub fn world_from_base(&self) -> &Isometry3<f64> {
+        &self.world_from_base
+    }
+
+    /// Control steps taken in this episode.
+    pub fn episode_steps(&self) -> usize {
+        self.steps
+    }
+
+    pub fn action_space(&self) -> BoxSpace {
+        BoxSpace { shape: vec![ACTION_DIM], low: vec![-1.0; ACTION_DIM], high: vec![1.0; ACTION_DIM] }
+    }
+
+    /// The flattened observation space (observation ++ achieved ++ desired).
+    pub fn observation_space(&self) -> BoxSpace {
+        let n = self.task.observation_dim() + 2 * self.task.goal_dim();
+        BoxSpace { shape: vec![n], low: vec![f32::NEG_INFINITY; n], high: vec![f32::INFINITY; n] }
+    }
+
+    /// Starts a new episode, seeded: the same seed gives the same episode.
+    pub fn reset(&mut self, seed: u64) -> Result<Observation> {
+        self.rng = rng_from_seed(seed);
+        let physics = &self.config.physics;
+        self.world = PhysicsWorld::default();
+        self.world.gravity = Vector::new(0.0, -physics.gravity as f32, 0.0);
+        let params = &mut self.world.integration_parameters;
+        params.dt = physics.dt as f32;
+        params.num_solver_iterations = physics.solver_iterations;
+
+        let start = self.task.reset(&mut self.world, &mut self.rng);
+        let home: ArmJoints = [0.0, 0.0, 0.12, 0.0, 0.0, 0.0];
+        let arm = self.solve_ik(&start.tip, start.yaw, &home).map_err(|e| {
+            Error::Invalid(format!(
+                "start pose {:?} (yaw {:.3}) is out of the instrument's reach: {e}",
+                start.tip.as_slice(),
+                start.yaw
+            ))
+        })?;
+        let mut q0 = [0.0; DOF];
+        q0[..ARM_DOF].copy_from_slice(&arm);
+        q0[ARM_DOF] = self.jaw_target(0.0);
+        self.psm = Some(Psm::build(&mut self.world, &self.description, physics, self.world_from_base, &q0));
+        self.targets = q0;
+        self.yaw = start.yaw;
+        self.steps = 0;
+        self.done = false;
+        Ok(self.task.observe(&self.arm_state()))
+    }
+
+    fn psm_ref(&self) -> &Psm {
+        self.psm.as_ref().expect("reset builds the instrument")
+    }
+
+    /// Joint targets for a tip position (world) and yaw, near `seed`.
+    fn solve_ik(&self, tip: &Vector3<f64>, yaw: f64, seed: &ArmJoints) -> Result<ArmJoints, IkError> {
+        let base_tip = self.world_from_base.inverse_transform_point(&(*tip).into());
+        let target = Isometry3::from_parts(Translation3::from(base_tip.coords), tool_down_rotation(yaw));
+        self.kinematics.inverse(&target, seed)
+    }
+
+    fn jaw_target(&self, action: f32) -> f64 {
+        let [lo, hi] = self.description.jaw.limits_si();
+        lo + (hi - lo) * (action as f64 + 1.0) / 2.0
+    }
+
+    /// The instrument's state as the task sees it.
+    pub fn arm_state(&self) -> ArmState {
+        let psm = self.psm_ref();
+        let tip = psm.tip_pose(&self.world).translation.vector;
+        let body = &self.world.bodies[psm.bodies[ARM_DOF]];
+        let tip_velocity = from_vector(body.velocity_at_point(to_vector(&tip)));
+        ArmState { tip, tip_velocity, yaw: self.yaw, joints: psm.joint_positions(&self.world) }
+    }
+
+    /// Advances one control step.
+    pub fn step(&mut self, action: &[f32]) -> Result<Step> {
+        let (action, action_clipped) = validate_action(action)?;
+        if self.done || self.psm.is_none() {
+            return Err(Error::Invalid("step called before reset or after the episode ended".into()));
+        }
+        let c = &self.config.control;
+        let state = self.arm_state();
+        let mut tip_target = state.tip;
+        for k in 0..3 {
+            tip_target[k] = (tip_target[k] + action[k] as f64 * c.max_step_m).clamp(c.workspace_min[k], c.workspace_max[k]);
+        }
+        let yaw_limit = c.yaw_limit_deg.to_radians();
+        let yaw = (self.yaw + action[3] as f64 * c.max_yaw_step_deg.to_radians()).clamp(-yaw_limit, yaw_limit);
+        let previous = self.targets;
+        let mut next = previous;
+        let arm_seed = Psm::arm(&previous);
+        let ik_failed = match self.solve_ik(&tip_target, yaw, &arm_seed) {
+            Ok(arm) => {
+                next[..ARM_DOF].copy_from_slice(&arm);
+                self.yaw = yaw;
+                false
+            }
+            Err(_) => true,
+        };
+        next[ARM_DOF] = self.jaw_target(action[4]);
+
+        // The servos follow a linear ramp to the new targets, as the dVRK's
+        // trajectory interpolation does, with its slope as velocity feed-forward.
+        let substeps = self.config.physics.substeps;
+        let period = self.config.physics.control_period();
+        let velocity: Joints = std::array::from_fn(|i| (next[i] - previous[i]) / period);
+        let psm = self.psm.as_ref().expect("checked above");
+        for s in 1..=substeps {
+            let f = s as f64 / substeps as f64;
+            let ramp: Joints = std::array::from_fn(|i| previous[i] + (next[i] - previous[i]) * f);
+            psm.set_targets(&mut self.world, &ramp, &velocity);
+            self.world.step();
+        }
+        self.targets = next;
+        self.steps += 1;
+
+        let physics_fault = !psm.is_finite(&self.world);
+        let (observation, tip_error) = if physics_fault {
+            (self.task.observe(&ArmState { tip: state.tip, tip_velocity: Vector3::zeros(), yaw: self.yaw, joints: state.joints }), f64::NAN)
+        } else {
+            let state = self.arm_state();
+            (self.task.observe(&state), self.task.tip_error(&state))
+        };
+        let reward = self.task.compute_reward(&observation.achieved_goal, &observation.desired_goal);
+        let success = !physics_fault && self.task.is_success(&observation.achieved_goal, &observation.desired_goal);
+        let terminated = success && self.config.episode.terminate_on_success;
+        let truncated = physics_fault || self.steps >= self.config.episode.steps;
+        self.done = terminated || truncated;
+        Ok(Step {
+            observation,
+            reward,
+            terminated,
+            truncated,
+            info: StepInfo { success, tip_error_mm: tip_error * 1e3, physics_fault, ik_failed, action_clipped },
+        })
+    }
+
+    /// One physics substep with the servo targets unchanged (benchmarks).
+    pub fn step_physics_only(&mut self) {
+        self.world.step();
+    }
+
+    /// The scripted expert's action for the current state.
+    pub fn oracle_action(&self) -> Vec<f32> {
+        self.task.oracle_action(&self.arm_state())
+    }
+}
+
+/// Seed of episode `episode` of env `index` in a vector seeded with `seed`
+/// (SplitMix64 finaliser: well-spread, independent of the thread count).
+pub fn episode_seed(seed: u64, index: usize, episode: u64) -> u64 {
+    let mut z = seed
+        .wrapping_add((index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        .wrapping_add(episode.wrapping_mul(0xD1B5_4A32_D192_ED03));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// What `VecEnv::step` returns, one entry per env. An env whose episode
+/// ended was reset at once: its `observations` entry is the new episode's
+/// first observation and `final_observations` holds the last one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VecStep {
+    pub observations: Vec<Observation>,
+    pub rewards: Vec<f32>,
+    pub terminated: Vec<bool>,
+    pub truncated: Vec<bool>,
+    pub infos: Vec<StepInfo>,
+    pub final_observations: Vec<Option<Observation>>,
+}
+
+/// N envs stepped in parallel on a rayon pool, with automatic reset.
+/// Results are identical whatever the number of threads.
+pub struct VecEnv {
+    envs: Vec<Env>,
+    episodes: Vec<u64>,
+    seed: u64,
+    pool: rayon::ThreadPool,
+}
+
+impl VecEnv {
+    /// `threads = 0` uses one thread per core.
+    pub fn new(config: &TaskConfig, num_envs: usize, seed: u64, threads: usize) -> Result<Self> {
+        if num_envs == 0 {
+            return Err(Error::Invalid("a VecEnv needs at least one env (num_envs = 0)".into()));
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|e| Error::Invalid(format!("cannot start {threads} threads: {e}")))?;
+        let envs = (0..num_envs).map(|_| Env::new(config.clone())).collect::<Result<Vec<_>>>()?;
+        Ok(Self { envs, episodes: vec![0; num_envs], seed, pool })
+    }
+
+    pub fn num_envs(&self) -> usize {
+        self.envs.len()
+    }
+
+    pub fn envs(&self) -> &[Env] {
+        &self.envs
+    }
+
+    pub fn threads(&self) -> usize {
+        self.pool.current_num_threads()
+    }
+
+    /// Resets every env to the first episode of its seed sequence.
+    pub fn reset(&mut self) -> Result<Vec<Observation>> {
+        let seed = self.seed;
+        self.episodes.iter_mut().for_each(|e| *e = 0);
+        let envs = &mut self.envs;
+        self.pool.install(|| {
+            envs.par_iter_mut()
+                .enumerate()
+                .map(|(i, env)| env.reset(episode_seed(seed, i, 0)))
+                .collect()
+        })
+    }
+
+    /// Steps every env with its slice of `actions` (num_envs × ACTION_DIM, row-major).
+    pub fn step(&mut self, actions: &[f32]) -> Result<VecStep> {
+        let n = self.envs.len();
+        if actions.len() != n * ACTION_DIM {
+            return Err(Error::InvalidAction(format!(
+                "expected {} numbers ({n} envs × {ACTION_DIM}), got {}",
+                n * ACTION_DIM,
+                actions.len()
+            )));
+        }
+        // Check every action before touching any env, so a bad one loses nothing.
+        for (i, a) in actions.chunks(ACTION_DIM).enumerate() {
+            validate_action(a).map_err(|e| Error::InvalidAction(format!("env {i}: {e}")))?;
+        }
+        let seed = self.seed;
+        let envs = &mut self.envs;
+        let episodes = &mut self.episodes;
+        let results: Vec<Result<(Step, Option<Observation>)>> = self.pool.install(|| {
+            envs.par_iter_mut()
+                .zip(episodes.par_iter_mut())
+                .zip(actions.par_chunks(ACTION_DIM))
+                .enumerate()
+                .map(|(i, ((env, episode), action))| {
+                    let mut step = env.step(action)?;
+                    let mut final_obs = None;
+                    if step.terminated || step.truncated {
+                        *episode += 1;
+                        let first = env.reset(episode_seed(seed, i, *episode))?;
+                        final_obs = Some(std::mem::replace(&mut step.observation, first));
+                    }
+                    Ok((step, final_obs))
+                })
+                .collect()
+        });
+        let mut out = VecStep {
+            observations: Vec::with_capacity(n),
+            rewards: Vec::with_capacity(n),
+            terminated: Vec::with_capacity(n),
+            truncated: Vec::with_capacity(n),
+            infos: Vec::with_capacity(n),
+            final_observations: Vec::with_capacity(n),
+        };
+        for r in results {
+            let (step, final_obs) = r?;
+            out.observations.push(step.observation);
+            out.rewards.push(step.reward);
+            out.terminated.push(step.terminated);
+            out.truncated.push(step.truncated);
+            out.infos.push(step.info);
+            out.final_observations.push(final_obs);
+        }
+        Ok(out)
+    }
+}

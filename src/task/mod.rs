@@ -1,0 +1,249 @@
+//! Layer 2: gesture definitions — goal sampling, observations, rewards,
+//! success tests and scripted oracles. One file per task, one config per
+//! task in `assets/tasks/NAME.toml`.
+
+pub mod needle_reach;
+
+use rand::SeedableRng;
+use rapier3d::na::Vector3;
+use rapier3d::prelude::PhysicsWorld;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::sim::physics::PhysicsConfig;
+use crate::sim::psm::Joints;
+
+/// The random number generator of every env: a documented, portable
+/// algorithm so that seeds reproduce across platforms and crate versions.
+pub type Rng = rand::rngs::Xoshiro256PlusPlus;
+
+pub fn rng_from_seed(seed: u64) -> Rng {
+    Rng::seed_from_u64(seed)
+}
+
+/// A built-in task: its id, a one-line summary and its default config.
+pub struct TaskInfo {
+    pub name: &'static str,
+    pub summary: &'static str,
+    pub default_config: &'static str,
+}
+
+/// Every task gesture-lab knows.
+pub const TASKS: &[TaskInfo] = &[TaskInfo {
+    name: "needle-reach",
+    summary: "bring the tool tip within 5 mm of a point 5 mm above a needle lying on the tray (SurRoL NeedleReach)",
+    default_config: include_str!("../../assets/tasks/needle-reach.toml"),
+}];
+
+pub fn task_info(name: &str) -> Result<&'static TaskInfo> {
+    TASKS.iter().find(|t| t.name == name).ok_or_else(|| Error::UnknownTask {
+        name: name.to_string(),
+        known: TASKS.iter().map(|t| t.name).collect::<Vec<_>>().join(", "),
+    })
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RewardMode {
+    /// −1 while the tip is outside the tolerance, 0 inside.
+    Sparse,
+    /// Minus the distance to the goal in metres.
+    Dense,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EpisodeConfig {
+    pub steps: usize,
+    pub success_tolerance_m: f64,
+    pub reward: RewardMode,
+    pub terminate_on_success: bool,
+}
+
+/// How actions move the instrument (world frame, metres).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControlConfig {
+    pub max_step_m: f64,
+    pub max_yaw_step_deg: f64,
+    pub yaw_limit_deg: f64,
+    pub workspace_min: [f64; 3],
+    pub workspace_max: [f64; 3],
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RobotPlacement {
+    /// World position of the RCM; the base frame's z axis points up (world Y).
+    pub rcm: [f64; 3],
+}
+
+/// Where the tip starts an episode (world frame).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartConfig {
+    pub tip_min: [f64; 3],
+    pub tip_max: [f64; 3],
+    pub yaw_deg: f64,
+}
+
+/// A whole task config file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskConfig {
+    pub task: String,
+    pub episode: EpisodeConfig,
+    pub control: ControlConfig,
+    pub robot: RobotPlacement,
+    pub start: StartConfig,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub needle_reach: Option<needle_reach::NeedleReachConfig>,
+    pub physics: PhysicsConfig,
+}
+
+impl TaskConfig {
+    /// The built-in config of task `name`.
+    pub fn builtin(name: &str) -> Result<Self> {
+        let info = task_info(name)?;
+        Self::from_toml_str(info.default_config, &format!("assets/tasks/{name}.toml"))
+    }
+
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Self::from_toml_str(&text, &path.display().to_string())
+    }
+
+    pub fn from_toml_str(text: &str, origin: &str) -> Result<Self> {
+        let config: TaskConfig = toml::from_str(text).map_err(|e| Error::Config {
+            origin: origin.to_string(),
+            message: e.to_string(),
+        })?;
+        config.validate(origin)?;
+        Ok(config)
+    }
+
+    pub fn validate(&self, origin: &str) -> Result<()> {
+        let bad = |message: String| {
+            Err(Error::Config {
+                origin: origin.to_string(),
+                message,
+            })
+        };
+        task_info(&self.task)?;
+        self.physics.validate(origin)?;
+        let e = &self.episode;
+        if e.steps == 0 {
+            return bad("episode.steps = 0 must be at least 1".into());
+        }
+        if !(e.success_tolerance_m.is_finite() && e.success_tolerance_m > 0.0) {
+            return bad(format!("episode.success_tolerance_m = {} must be > 0", e.success_tolerance_m));
+        }
+        let c = &self.control;
+        for (field, v) in [
+            ("control.max_step_m", c.max_step_m),
+            ("control.max_yaw_step_deg", c.max_yaw_step_deg),
+            ("control.yaw_limit_deg", c.yaw_limit_deg),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return bad(format!("{field} = {v} must be > 0"));
+            }
+        }
+        let boxes = [
+            ("control.workspace", c.workspace_min, c.workspace_max),
+            ("start.tip", self.start.tip_min, self.start.tip_max),
+        ];
+        for (field, lo, hi) in boxes {
+            for k in 0..3 {
+                if !(lo[k].is_finite() && hi[k].is_finite() && lo[k] <= hi[k]) {
+                    return bad(format!("{field}_min {lo:?} must not exceed {field}_max {hi:?}"));
+                }
+            }
+        }
+        if self.robot.rcm.iter().any(|v| !v.is_finite()) {
+            return bad(format!("robot.rcm = {:?} must be finite", self.robot.rcm));
+        }
+        match self.task.as_str() {
+            "needle-reach" => match &self.needle_reach {
+                Some(nr) => nr.validate(origin),
+                None => bad("task `needle-reach` needs a [needle_reach] table".into()),
+            },
+            _ => Ok(()),
+        }
+    }
+
+    /// Builds the task this config describes.
+    pub fn build_task(&self) -> Box<dyn Task> {
+        match self.task.as_str() {
+            "needle-reach" => Box::new(needle_reach::NeedleReach::new(self)),
+            other => unreachable!("validated task `{other}`"),
+        }
+    }
+}
+
+/// What a task sees of the instrument (world frame, SI units).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ArmState {
+    pub tip: Vector3<f64>,
+    pub tip_velocity: Vector3<f64>,
+    /// Commanded wrist yaw (rad).
+    pub yaw: f64,
+    pub joints: Joints,
+}
+
+/// Where the tip starts an episode.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StartPose {
+    pub tip: Vector3<f64>,
+    pub yaw: f64,
+}
+
+/// A goal-conditioned observation (all f32, world frame, metres and radians).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Observation {
+    pub observation: Vec<f32>,
+    pub achieved_goal: Vec<f32>,
+    pub desired_goal: Vec<f32>,
+}
+
+impl Observation {
+    /// `observation ++ achieved_goal ++ desired_goal`, for algorithms that want one vector.
+    pub fn flat(&self) -> Vec<f32> {
+        let mut v = Vec::with_capacity(self.flat_len());
+        self.write_flat(&mut v);
+        v
+    }
+    pub fn write_flat(&self, out: &mut Vec<f32>) {
+        out.extend_from_slice(&self.observation);
+        out.extend_from_slice(&self.achieved_goal);
+        out.extend_from_slice(&self.desired_goal);
+    }
+    pub fn flat_len(&self) -> usize {
+        self.observation.len() + self.achieved_goal.len() + self.desired_goal.len()
+    }
+}
+
+/// A gesture.
+pub trait Task: Send {
+    fn name(&self) -> &'static str;
+    fn config(&self) -> &TaskConfig;
+    /// Sets up the scene of a new episode (everything but the arm) and
+    /// samples the goal and the start pose from `rng`.
+    fn reset(&mut self, world: &mut PhysicsWorld, rng: &mut Rng) -> StartPose;
+    fn observation_dim(&self) -> usize;
+    fn goal_dim(&self) -> usize;
+    fn observe(&self, state: &ArmState) -> Observation;
+    /// Reward of reaching `achieved` when `desired` was asked: usable on
+    /// relabelled goals (HER).
+    fn compute_reward(&self, achieved: &[f32], desired: &[f32]) -> f32;
+    fn is_success(&self, achieved: &[f32], desired: &[f32]) -> bool;
+    /// Distance from the tip to the goal (m).
+    fn tip_error(&self, state: &ArmState) -> f64;
+    /// The scripted expert's action.
+    fn oracle_action(&self, state: &ArmState) -> Vec<f32>;
+}
+
+/// Euclidean distance between two goal vectors.
+pub fn goal_distance(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f32>().sqrt()
+}

@@ -1,0 +1,158 @@
+//! NeedleReach: bring the tip within the tolerance of a point above a needle.
+//!
+//! Observation (14, world frame): tip position (3, m), tip velocity (3, m/s),
+//! commanded wrist yaw (1, rad), the six arm joint positions (rad, insertion
+//! in m) and the jaw angle (1, rad). Achieved goal: the tip position.
+//! Desired goal: the goal position.
+
+use rand::RngExt;
+use rapier3d::na::{Isometry3, Translation3, UnitQuaternion, Vector3};
+use rapier3d::prelude::PhysicsWorld;
+use serde::{Deserialize, Serialize};
+
+use super::{ArmState, Observation, RewardMode, Rng, StartPose, Task, TaskConfig, goal_distance};
+use crate::error::{Error, Result};
+use crate::sim::scene::{NeedleShape, add_fixed_box, add_needle};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NeedleReachConfig {
+    pub tray_half_extents: [f64; 3],
+    pub pad_half_extents: [f64; 3],
+    pub needle: NeedleShape,
+    pub needle_region_m: f64,
+    pub goal_height_m: f64,
+}
+
+impl NeedleReachConfig {
+    pub fn validate(&self, origin: &str) -> Result<()> {
+        let bad = |message: String| Err(Error::Config { origin: origin.to_string(), message });
+        let n = &self.needle;
+        for (field, v) in [
+            ("needle_reach.needle.arc_radius", n.arc_radius),
+            ("needle_reach.needle.arc_deg", n.arc_deg),
+            ("needle_reach.needle.wire_radius", n.wire_radius),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return bad(format!("{field} = {v} must be > 0"));
+            }
+        }
+        if !(self.needle_region_m.is_finite() && self.needle_region_m >= 0.0) {
+            return bad(format!("needle_reach.needle_region_m = {} must be >= 0", self.needle_region_m));
+        }
+        if !self.goal_height_m.is_finite() {
+            return bad(format!("needle_reach.goal_height_m = {} must be finite", self.goal_height_m));
+        }
+        Ok(())
+    }
+}
+
+pub struct NeedleReach {
+    config: TaskConfig,
+    params: NeedleReachConfig,
+    goal: Vector3<f64>,
+    /// World pose of the needle's centre this episode.
+    pub needle_pose: Isometry3<f64>,
+}
+
+impl NeedleReach {
+    pub fn new(config: &TaskConfig) -> Self {
+        let params = config.needle_reach.clone().expect("validated config has [needle_reach]");
+        Self {
+            config: config.clone(),
+            params,
+            goal: Vector3::zeros(),
+            needle_pose: Isometry3::identity(),
+        }
+    }
+
+    pub fn goal(&self) -> Vector3<f64> {
+        self.goal
+    }
+}
+
+fn uniform3(rng: &mut Rng, lo: &[f64; 3], hi: &[f64; 3]) -> Vector3<f64> {
+    Vector3::from_fn(|k, _| if lo[k] < hi[k] { rng.random_range(lo[k]..hi[k]) } else { lo[k] })
+}
+
+impl Task for NeedleReach {
+    fn name(&self) -> &'static str {
+        "needle-reach"
+    }
+
+    fn config(&self) -> &TaskConfig {
+        &self.config
+    }
+
+    fn reset(&mut self, world: &mut PhysicsWorld, rng: &mut Rng) -> StartPose {
+        let p = &self.params;
+        let tray = Vector3::from(p.tray_half_extents);
+        let pad = Vector3::from(p.pad_half_extents);
+        // The tray's top surface is the world's y = 0 plane; the pad lies on it.
+        add_fixed_box(world, &Isometry3::translation(0.0, -tray.y, 0.0), tray);
+        add_fixed_box(world, &Isometry3::translation(0.0, pad.y, 0.0), pad);
+
+        let r = p.needle_region_m;
+        let (x, z) = if r > 0.0 { (rng.random_range(-r..r), rng.random_range(-r..r)) } else { (0.0, 0.0) };
+        let needle_yaw = rng.random_range(-std::f64::consts::PI..std::f64::consts::PI);
+        let centre = Vector3::new(x, 2.0 * pad.y + p.needle.wire_radius, z);
+        self.needle_pose = Isometry3::from_parts(
+            Translation3::from(centre),
+            UnitQuaternion::from_axis_angle(&Vector3::y_axis(), needle_yaw),
+        );
+        add_needle(world, &self.needle_pose, &p.needle);
+        self.goal = centre + Vector3::new(0.0, p.goal_height_m, 0.0);
+
+        let s = &self.config.start;
+        let tip = uniform3(rng, &s.tip_min, &s.tip_max);
+        let y = s.yaw_deg.to_radians();
+        let yaw = if y > 0.0 { rng.random_range(-y..y) } else { 0.0 };
+        StartPose { tip, yaw }
+    }
+
+    fn observation_dim(&self) -> usize {
+        14
+    }
+
+    fn goal_dim(&self) -> usize {
+        3
+    }
+
+    fn observe(&self, state: &ArmState) -> Observation {
+        let mut observation = Vec::with_capacity(14);
+        observation.extend(state.tip.iter().map(|&v| v as f32));
+        observation.extend(state.tip_velocity.iter().map(|&v| v as f32));
+        observation.push(state.yaw as f32);
+        observation.extend(state.joints.iter().map(|&v| v as f32));
+        Observation {
+            observation,
+            achieved_goal: state.tip.iter().map(|&v| v as f32).collect(),
+            desired_goal: self.goal.iter().map(|&v| v as f32).collect(),
+        }
+    }
+
+    fn compute_reward(&self, achieved: &[f32], desired: &[f32]) -> f32 {
+        let d = goal_distance(achieved, desired);
+        match self.config.episode.reward {
+            RewardMode::Sparse => -((d > self.config.episode.success_tolerance_m as f32) as i32 as f32),
+            RewardMode::Dense => -d,
+        }
+    }
+
+    fn is_success(&self, achieved: &[f32], desired: &[f32]) -> bool {
+        goal_distance(achieved, desired) <= self.config.episode.success_tolerance_m as f32
+    }
+
+    fn tip_error(&self, state: &ArmState) -> f64 {
+        (state.tip - self.goal).norm()
+    }
+
+    /// Straight toward the goal at full speed, then proportionally slower
+    /// inside the last step so the tip lands on the goal instead of overshooting.
+    fn oracle_action(&self, state: &ArmState) -> Vec<f32> {
+        let delta = (self.goal - state.tip) / self.config.control.max_step_m;
+        let scale = delta.amax().max(1.0);
+        let v = delta / scale;
+        vec![v.x as f32, v.y as f32, v.z as f32, 0.0, 0.0]
+    }
+}
