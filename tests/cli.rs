@@ -1,0 +1,74 @@
+//! The command line, run as a user would.
+
+use std::process::Command;
+
+fn run(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_gesture-lab")).args(args).output().unwrap();
+    (out.status.success(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+}
+
+fn json(args: &[&str]) -> serde_json::Value {
+    let (ok, out, err) = run(args);
+    assert!(ok, "{args:?} failed: {err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {out}"))
+}
+
+#[test]
+fn tasks_lists_needle_reach() {
+    let (ok, out, _) = run(&["tasks"]);
+    assert!(ok);
+    assert!(out.lines().any(|l| l.starts_with("needle-reach")), "{out}");
+}
+
+#[test]
+fn demo_reports_the_oracle() {
+    let v = json(&["demo", "--task", "needle-reach", "--episodes", "20", "--seed", "1", "--json"]);
+    assert_eq!(v["episodes"], 20);
+    assert!(v["success_rate"].as_f64().unwrap() >= 0.95);
+    assert!(v["mean_final_tip_error_mm"].as_f64().unwrap() < 2.0);
+}
+
+#[test]
+fn rollout_hash_repeats_for_a_seed_and_changes_with_it() {
+    let args = |seed: &'static str| ["rollout", "--task", "needle-reach", "--policy", "random", "--steps", "120", "--seed", seed, "--json"];
+    let a = json(&args("4"));
+    let b = json(&args("4"));
+    let c = json(&args("5"));
+    assert_eq!(a["trajectory_sha256"], b["trajectory_sha256"]);
+    assert_ne!(a["trajectory_sha256"], c["trajectory_sha256"]);
+    assert_eq!(a["episode_returns"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn kinematics_fk_and_ik_round_trip() {
+    let fk = json(&["kinematics", "fk", "--joints", "0.2,-0.3,0.15,0.5,0.3,-0.2", "--json"]);
+    let p = &fk["position_m"];
+    let q = &fk["quaternion_xyzw"];
+    let pose = format!(
+        "{},{},{},{},{},{},{}",
+        p[0], p[1], p[2], q[0], q[1], q[2], q[3]
+    );
+    let ik = json(&["kinematics", "ik", "--pose", &pose, "--json"]);
+    for k in 0..3 {
+        let d = ik["position_m"][k].as_f64().unwrap() - p[k].as_f64().unwrap();
+        assert!(d.abs() < 1e-8, "axis {k}: {d}");
+    }
+    // The zero configuration points the shaft down the base −z axis.
+    let zero = json(&["kinematics", "fk", "--joints", "0,0,0.1,0,0,0", "--json"]);
+    assert!((zero["position_m"][2].as_f64().unwrap() + 0.0935).abs() < 1e-9, "{zero}");
+}
+
+#[test]
+fn bad_input_exits_non_zero_with_a_clear_message() {
+    let (ok, _, err) = run(&["demo", "--task", "needle-grab"]);
+    assert!(!ok);
+    assert!(err.contains("unknown task `needle-grab`"), "{err}");
+    let (ok, _, err) = run(&["kinematics", "fk", "--joints", "0,0,0.1"]);
+    assert!(!ok && err.contains("6 values"), "{err}");
+    let (ok, _, err) = run(&["kinematics", "fk", "--joints", "0,0,0.5,0,0,0"]);
+    assert!(!ok && err.contains("outer_insertion"), "{err}");
+    let (ok, _, err) = run(&["kinematics", "ik", "--pose", "0,0,-2"]);
+    assert!(!ok && err.contains("no joint solution"), "{err}");
+    let (ok, _, err) = run(&["demo", "--config", "/nonexistent/x.toml"]);
+    assert!(!ok && err.contains("/nonexistent/x.toml"), "{err}");
+}
