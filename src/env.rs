@@ -64,6 +64,8 @@ pub struct Env {
     rng: Rng,
     /// Joint targets the servos hold now.
     targets: Joints,
+    /// Commanded tip position (world), the setpoint actions move.
+    tip_command: Vector3<f64>,
     /// Commanded wrist yaw (rad).
     yaw: f64,
     steps: usize,
@@ -115,6 +117,7 @@ impl Env {
             world_from_base,
             rng: rng_from_seed(0),
             targets: [0.0; DOF],
+            tip_command: Vector3::zeros(),
             yaw: 0.0,
             steps: 0,
             done: true,
@@ -181,6 +184,7 @@ impl Env {
         q0[ARM_DOF] = self.jaw_target(0.0);
         self.psm = Some(Psm::build(&mut self.world, &self.description, physics, self.world_from_base, &q0));
         self.targets = q0;
+        self.tip_command = start.tip;
         self.yaw = start.yaw;
         self.steps = 0;
         self.done = false;
@@ -220,7 +224,10 @@ impl Env {
         }
         let c = &self.config.control;
         let state = self.arm_state();
-        let mut tip_target = state.tip;
+        // Actions move the setpoint, not the measured tip (as the dVRK's
+        // relative moves do): the commanded path is exactly bounded by
+        // max_step_m per step, and servo lag never compounds.
+        let mut tip_target = self.tip_command;
         for k in 0..3 {
             tip_target[k] = (tip_target[k] + action[k] as f64 * c.max_step_m).clamp(c.workspace_min[k], c.workspace_max[k]);
         }
@@ -232,6 +239,7 @@ impl Env {
         let ik_failed = match self.solve_ik(&tip_target, yaw, &arm_seed) {
             Ok(arm) => {
                 next[..ARM_DOF].copy_from_slice(&arm);
+                self.tip_command = tip_target;
                 self.yaw = yaw;
                 false
             }

@@ -61,8 +61,8 @@ fn the_tip_moves_by_motors_at_most_one_step_per_action() {
         let step = env.step(&[1.0, 1.0, 1.0, 0.0, 0.0]).unwrap();
         let next = step.observation.achieved_goal.clone();
         for k in 0..3 {
-            // 1 cm command per axis from where the tip is; the moving arm may
-            // carry a little momentum past it, but nothing jumps.
+            // 1 cm setpoint move per axis; the servos follow with a small,
+            // bounded lag that they make up later: nothing jumps.
             assert!((next[k] - tip[k]).abs() <= 0.0125, "axis {k}: {} -> {}", tip[k], next[k]);
         }
         tip = next;
