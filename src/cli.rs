@@ -112,7 +112,7 @@ pub struct BenchEnvArgs {
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
     /// Envs in the parallel VecEnv.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 128)]
     pub envs: usize,
     /// Seconds per measurement.
     #[arg(long, default_value_t = 3.0)]
@@ -221,7 +221,7 @@ fn demo(args: &DemoArgs) -> Result<()> {
     println!("task {}: scripted oracle, {} episodes, seed {}", report.task, report.episodes, report.seed);
     println!("  success rate            {:.1} %", report.success_rate * 100.0);
     println!("  mean steps to success   {:.1}", report.mean_steps_to_success);
-    println!("  mean final tip error    {:.3} mm (max {:.3} mm)", report.mean_final_tip_error_mm, report.max_final_tip_error_mm);
+    println!("  mean final tip error    {:.4} mm (max {:.4} mm)", report.mean_final_tip_error_mm, report.max_final_tip_error_mm);
     println!("  physics faults          {}", report.physics_faults);
     Ok(())
 }
