@@ -41,9 +41,9 @@ pub enum Command {
 /// Which task, from its built-in config or a config file.
 #[derive(Args, Debug, Clone)]
 pub struct TaskArgs {
-    /// Task id (see `gesture-lab tasks`).
-    #[arg(long, default_value = "needle-reach")]
-    pub task: String,
+    /// Task id (see `gesture-lab tasks`); default needle-reach.
+    #[arg(long)]
+    pub task: Option<String>,
     /// A task config file (TOML) to use instead of the built-in one.
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -51,14 +51,16 @@ pub struct TaskArgs {
 
 impl TaskArgs {
     pub fn load(&self) -> Result<TaskConfig> {
-        let config = match &self.config {
-            Some(path) => TaskConfig::load(path)?,
-            None => TaskConfig::builtin(&self.task)?,
-        };
-        if self.config.is_some() && config.task != self.task && self.task != "needle-reach" {
-            bail!("--task {} but {} configures task `{}`", self.task, self.config.as_ref().unwrap().display(), config.task);
+        match (&self.task, &self.config) {
+            (_, None) => Ok(TaskConfig::builtin(self.task.as_deref().unwrap_or("needle-reach"))?),
+            (task, Some(path)) => {
+                let config = TaskConfig::load(path)?;
+                if let Some(task) = task.as_ref().filter(|t| **t != config.task) {
+                    bail!("--task {task} but {} configures task `{}`", path.display(), config.task);
+                }
+                Ok(config)
+            }
         }
-        Ok(config)
     }
 }
 

@@ -253,16 +253,22 @@ impl Env {
         let period = self.config.physics.control_period();
         let velocity: Joints = std::array::from_fn(|i| (next[i] - previous[i]) / period);
         let psm = self.psm.as_ref().expect("checked above");
+        let mut physics_fault = false;
         for s in 1..=substeps {
             let f = s as f64 / substeps as f64;
             let ramp: Joints = std::array::from_fn(|i| previous[i] + (next[i] - previous[i]) * f);
             psm.set_targets(&mut self.world, &ramp, &velocity);
             self.world.step();
+            // rapier quarantines bodies whose state went non-finite.
+            if !self.world.quarantine().is_empty() {
+                physics_fault = true;
+                break;
+            }
         }
         self.targets = next;
         self.steps += 1;
 
-        let physics_fault = !psm.is_finite(&self.world);
+        physics_fault |= !psm.is_finite(&self.world);
         let (observation, tip_error) = if physics_fault {
             (self.task.observe(&ArmState { tip: state.tip, tip_velocity: Vector3::zeros(), yaw: self.yaw, joints: state.joints }), f64::NAN)
         } else {

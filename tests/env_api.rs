@@ -159,3 +159,26 @@ fn unknown_tasks_and_impossible_configs_are_clear_errors() {
     let err = TaskConfig::load(std::path::Path::new("no/such/task.toml")).unwrap_err();
     assert!(err.to_string().contains("no/such/task.toml"), "{err}");
 }
+
+#[test]
+fn a_physics_blow_up_truncates_the_episode_and_is_reported() {
+    let mut config = TaskConfig::builtin("needle-reach").unwrap();
+    // Absurd, uncompensated gravity tears the arm apart.
+    config.physics.gravity = 1e30;
+    config.physics.gravity_compensation = 0.0;
+    let mut env = Env::new(config).unwrap();
+    env.reset(0).unwrap();
+    let mut faulted = false;
+    for _ in 0..50 {
+        let s = env.step(&[0.0; 5]).unwrap();
+        if s.info.physics_fault {
+            assert!(s.truncated && !s.info.success);
+            faulted = true;
+            break;
+        }
+    }
+    assert!(faulted, "the blow-up was not reported");
+    // The env stays usable: a reset starts a clean episode.
+    assert!(env.step(&[0.0; 5]).is_err());
+    env.reset(1).unwrap();
+}
