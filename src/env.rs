@@ -164,11 +164,7 @@ impl Env {
     pub fn reset(&mut self, seed: u64) -> Result<Observation> {
         self.rng = rng_from_seed(seed);
         let physics = &self.config.physics;
-        self.world = PhysicsWorld::default();
-        self.world.gravity = Vector::new(0.0, -physics.gravity as f32, 0.0);
-        let params = &mut self.world.integration_parameters;
-        params.dt = physics.dt as f32;
-        params.num_solver_iterations = physics.solver_iterations;
+        self.world = physics.new_world();
 
         let start = self.task.reset(&mut self.world, &mut self.rng);
         let home: ArmJoints = [0.0, 0.0, 0.12, 0.0, 0.0, 0.0];

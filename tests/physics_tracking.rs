@@ -5,15 +5,6 @@ use gesture_lab::sim::kinematics::{PsmKinematics, tool_down_rotation};
 use gesture_lab::sim::physics::PhysicsConfig;
 use gesture_lab::sim::psm::{DOF, Psm};
 use rapier3d::na::{Isometry3, Translation3, UnitQuaternion, Vector3};
-use rapier3d::prelude::*;
-
-fn world(physics: &PhysicsConfig) -> PhysicsWorld {
-    let mut w = PhysicsWorld::default();
-    w.gravity = Vector::new(0.0, -physics.gravity as f32, 0.0);
-    w.integration_parameters.dt = physics.dt as f32;
-    w.integration_parameters.num_solver_iterations = physics.solver_iterations;
-    w
-}
 
 fn base() -> Isometry3<f64> {
     Isometry3::from_parts(
@@ -27,7 +18,7 @@ fn base() -> Isometry3<f64> {
 fn settle_error(physics: &PhysicsConfig, from: [f64; DOF], to: [f64; DOF], seconds: f64) -> (f64, f64) {
     let desc = RobotDescription::psm();
     let kin = PsmKinematics::new(&desc);
-    let mut w = world(physics);
+    let mut w = physics.new_world();
     let psm = Psm::build(&mut w, &desc, physics, base(), &from);
     let start_err = (psm.tip_pose_base(&w).translation.vector - kin.forward(&Psm::arm(&to)).translation.vector).norm();
     psm.set_targets(&mut w, &to, &[0.0; DOF]);
@@ -78,7 +69,7 @@ fn gravity_without_compensation_sags_but_stays_stable() {
     let physics = PhysicsConfig { gravity_compensation: 0.0, ..PhysicsConfig::default() };
     let q = [0.4, 0.3, 0.2, 0.0, 0.2, -0.2, 0.0];
     let desc = RobotDescription::psm();
-    let mut w = world(&physics);
+    let mut w = physics.new_world();
     let psm = Psm::build(&mut w, &desc, &physics, base(), &q);
     for _ in 0..160 {
         w.step();
@@ -86,7 +77,7 @@ fn gravity_without_compensation_sags_but_stays_stable() {
     let kin = PsmKinematics::new(&desc);
     let err = (psm.tip_pose_base(&w).translation.vector - kin.forward(&Psm::arm(&q)).translation.vector).norm();
     assert!(psm.is_finite(&w));
-    assert!(err > 1e-5 && err < 0.02, "sag {err} m");
+    assert!(err > 0.5e-3 && err < 0.02, "sag {err} m");
 }
 
 #[test]
@@ -94,7 +85,7 @@ fn bodies_never_sleep() {
     let physics = PhysicsConfig::default();
     let q = [0.1, 0.1, 0.15, 0.0, 0.0, 0.0, 0.0];
     let desc = RobotDescription::psm();
-    let mut w = world(&physics);
+    let mut w = physics.new_world();
     let psm = Psm::build(&mut w, &desc, &physics, base(), &q);
     for _ in 0..2000 {
         w.step();

@@ -60,7 +60,7 @@ pub struct PsmKinematics {
 impl PsmKinematics {
     pub fn new(desc: &RobotDescription) -> Self {
         let j = &desc.joints;
-        let pick = |f: &dyn Fn(usize) -> f64| std::array::from_fn(|i| f(i));
+        let pick = |f: &dyn Fn(usize) -> f64| std::array::from_fn(f);
         Self {
             kinds: std::array::from_fn(|i| j[i].kind),
             alpha: pick(&|i| j[i].alpha()),

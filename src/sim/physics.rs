@@ -37,6 +37,17 @@ impl Default for PhysicsConfig {
 }
 
 impl PhysicsConfig {
+    /// An empty rapier world stepped with these settings.
+    pub fn new_world(&self) -> rapier3d::prelude::PhysicsWorld {
+        let mut world = rapier3d::prelude::PhysicsWorld {
+            gravity: rapier3d::math::Vector::new(0.0, -self.gravity as f32, 0.0),
+            ..Default::default()
+        };
+        world.integration_parameters.dt = self.dt as f32;
+        world.integration_parameters.num_solver_iterations = self.solver_iterations;
+        world
+    }
+
     /// Seconds of simulated time per control step.
     pub fn control_period(&self) -> f64 {
         self.dt * self.substeps as f64
