@@ -5,6 +5,7 @@ pub mod error;
 pub mod sim;
 pub mod task;
 pub mod env;
+pub mod rl;
 pub mod cli;
 
 pub use error::{Error, Result};

@@ -1,0 +1,172 @@
+//! Episode replay buffer with Hindsight Experience Replay (the "future"
+//! strategy): a stored transition is replayed with, as its goal, a point
+//! the tip actually reached later in the same episode, and its reward is
+//! recomputed for that goal with the task's `compute_reward`.
+
+use rand::RngExt;
+
+use crate::task::Rng;
+
+/// One finished episode, flattened row by row.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Episode {
+    /// T + 1 observations (without goals).
+    pub observations: Vec<f32>,
+    /// T + 1 achieved goals.
+    pub achieved_goals: Vec<f32>,
+    /// T desired goals.
+    pub desired_goals: Vec<f32>,
+    /// T actions.
+    pub actions: Vec<f32>,
+}
+
+/// A training batch, each field `batch × width`, row-major.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Batch {
+    pub observations: Vec<f32>,
+    pub goals: Vec<f32>,
+    pub actions: Vec<f32>,
+    pub rewards: Vec<f32>,
+    pub next_observations: Vec<f32>,
+}
+
+/// A ring buffer of fixed-length episodes.
+pub struct HerBuffer {
+    pub obs_dim: usize,
+    pub goal_dim: usize,
+    pub action_dim: usize,
+    /// Control steps per episode (T).
+    pub horizon: usize,
+    capacity: usize,
+    episodes: Vec<Episode>,
+    next: usize,
+}
+
+impl HerBuffer {
+    /// `capacity` is in transitions; the buffer keeps that many / T episodes.
+    pub fn new(obs_dim: usize, goal_dim: usize, action_dim: usize, horizon: usize, capacity: usize) -> Self {
+        assert!(horizon > 0);
+        Self {
+            obs_dim,
+            goal_dim,
+            action_dim,
+            horizon,
+            capacity: (capacity / horizon).max(1),
+            episodes: Vec::new(),
+            next: 0,
+        }
+    }
+
+    /// Stored transitions.
+    pub fn len(&self) -> usize {
+        self.episodes.len() * self.horizon
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.episodes.is_empty()
+    }
+
+    pub fn push(&mut self, episode: Episode) {
+        let t = self.horizon;
+        assert_eq!(episode.observations.len(), (t + 1) * self.obs_dim, "observations");
+        assert_eq!(episode.achieved_goals.len(), (t + 1) * self.goal_dim, "achieved goals");
+        assert_eq!(episode.desired_goals.len(), t * self.goal_dim, "desired goals");
+        assert_eq!(episode.actions.len(), t * self.action_dim, "actions");
+        if self.episodes.len() < self.capacity {
+            self.episodes.push(episode);
+        } else {
+            self.episodes[self.next] = episode;
+        }
+        self.next = (self.next + 1) % self.capacity;
+    }
+
+    /// Samples `n` transitions; each has its goal replaced by a future
+    /// achieved goal with probability `future_p` (k = 4 relabels per real
+    /// goal is future_p = 1 − 1/(1 + 4) = 0.8).
+    pub fn sample(&self, n: usize, future_p: f64, rng: &mut Rng, reward: impl Fn(&[f32], &[f32]) -> f32) -> Batch {
+        assert!(!self.is_empty(), "sample from an empty buffer");
+        let (od, gd, ad, t_max) = (self.obs_dim, self.goal_dim, self.action_dim, self.horizon);
+        let mut b = Batch {
+            observations: Vec::with_capacity(n * od),
+            goals: Vec::with_capacity(n * gd),
+            actions: Vec::with_capacity(n * ad),
+            rewards: Vec::with_capacity(n),
+            next_observations: Vec::with_capacity(n * od),
+        };
+        for _ in 0..n {
+            let ep = &self.episodes[rng.random_range(0..self.episodes.len())];
+            let t = rng.random_range(0..t_max);
+            let goal = if rng.random_bool(future_p) {
+                let future = rng.random_range(t + 1..=t_max);
+                &ep.achieved_goals[future * gd..(future + 1) * gd]
+            } else {
+                &ep.desired_goals[t * gd..(t + 1) * gd]
+            };
+            b.observations.extend_from_slice(&ep.observations[t * od..(t + 1) * od]);
+            b.next_observations.extend_from_slice(&ep.observations[(t + 1) * od..(t + 2) * od]);
+            b.actions.extend_from_slice(&ep.actions[t * ad..(t + 1) * ad]);
+            b.goals.extend_from_slice(goal);
+            b.rewards.push(reward(&ep.achieved_goals[(t + 1) * gd..(t + 2) * gd], goal));
+        }
+        b
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task::{goal_distance, rng_from_seed};
+
+    /// An episode on a line: observation = achieved goal = step index.
+    fn line_episode(t: usize, goal: f32) -> Episode {
+        Episode {
+            observations: (0..=t).map(|i| i as f32).collect(),
+            achieved_goals: (0..=t).map(|i| i as f32).collect(),
+            desired_goals: vec![goal; t],
+            actions: vec![1.0; t],
+        }
+    }
+
+    fn sparse(a: &[f32], g: &[f32]) -> f32 {
+        -((goal_distance(a, g) > 0.5) as i32 as f32)
+    }
+
+    #[test]
+    fn relabelled_goals_come_from_the_future_of_the_same_episode() {
+        let mut buf = HerBuffer::new(1, 1, 1, 10, 1000);
+        buf.push(line_episode(10, 100.0));
+        let mut rng = rng_from_seed(3);
+        let b = buf.sample(2000, 1.0, &mut rng, sparse);
+        let mut hits = 0;
+        for i in 0..2000 {
+            let (t, g) = (b.observations[i], b.goals[i]);
+            assert!(g > t && g <= 10.0, "goal {g} not after step {t}");
+            assert_eq!(b.next_observations[i], t + 1.0);
+            // The reward is recomputed for the new goal.
+            assert_eq!(b.rewards[i], if g == t + 1.0 { 0.0 } else { -1.0 });
+            hits += (b.rewards[i] == 0.0) as usize;
+        }
+        assert!(hits > 0, "some relabelled goals are reached at once");
+    }
+
+    #[test]
+    fn without_relabelling_the_original_goal_is_kept() {
+        let mut buf = HerBuffer::new(1, 1, 1, 5, 100);
+        buf.push(line_episode(5, 100.0));
+        let b = buf.sample(50, 0.0, &mut rng_from_seed(0), sparse);
+        assert!(b.goals.iter().all(|&g| g == 100.0));
+        assert!(b.rewards.iter().all(|&r| r == -1.0));
+    }
+
+    #[test]
+    fn the_ring_keeps_the_newest_episodes_and_sampling_repeats_per_seed() {
+        let mut buf = HerBuffer::new(1, 1, 1, 5, 10); // two episodes
+        for g in [1.0, 2.0, 3.0] {
+            buf.push(line_episode(5, g));
+        }
+        assert_eq!(buf.len(), 10);
+        let b = buf.sample(200, 0.0, &mut rng_from_seed(9), sparse);
+        assert!(b.goals.iter().all(|&g| g == 2.0 || g == 3.0), "the oldest episode was overwritten");
+        assert_eq!(b, buf.sample(200, 0.0, &mut rng_from_seed(9), sparse));
+    }
+}
