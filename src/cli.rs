@@ -11,6 +11,9 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::env::{ACTION_DIM, Env, VecEnv, episode_seed};
+use crate::policy::{self, Manifest, NetworkSpec};
+use crate::rl::sac::{self, Evaluation, SacHerConfig};
+use indicatif::{ProgressBar, ProgressStyle};
 use crate::sim::description::RobotDescription;
 use crate::sim::kinematics::{ARM_DOF, PsmKinematics, tool_down_rotation};
 use crate::task::{TASKS, TaskConfig, rng_from_seed};
@@ -30,6 +33,12 @@ pub enum Command {
     Demo(DemoArgs),
     /// Run a policy for a number of steps; print episode returns and a trajectory hash.
     Rollout(RolloutArgs),
+    /// Train a policy and write it as a bundle (weights, manifest, curve).
+    Train(TrainArgs),
+    /// Evaluate a policy bundle on seeded episodes (deterministic actions).
+    Eval(EvalArgs),
+    /// Replay one deterministic episode of a policy: tip path, goal and error per step.
+    Replay(ReplayArgs),
     /// Measure whole-program speed.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -45,7 +54,7 @@ pub struct TaskArgs {
     #[arg(long)]
     pub task: Option<String>,
     /// A task config file (TOML) to use instead of the built-in one.
-    #[arg(long)]
+    #[arg(long = "task-config")]
     pub config: Option<PathBuf>,
 }
 
@@ -100,6 +109,70 @@ pub struct RolloutArgs {
     pub json: bool,
 }
 
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algo {
+    /// Soft Actor-Critic with Hindsight Experience Replay.
+    #[value(name = "sac-her")]
+    SacHer,
+}
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub task: TaskArgs,
+    #[arg(long, value_enum, default_value = "sac-her")]
+    pub algo: Algo,
+    /// Env steps to train for.
+    #[arg(long, default_value_t = 50_000)]
+    pub steps: u64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Parallel envs (overrides the algorithm config).
+    #[arg(long)]
+    pub envs: Option<usize>,
+    /// Hyper-parameters (TOML): any field of the algorithm's config.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Bundle directory (default policies/TASK-ALGO-seedS).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Threads for the env pool (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// No progress bar (for logs).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// Policy bundle directory.
+    #[arg(long)]
+    pub policy: PathBuf,
+    /// Refuse the policy unless it was trained for this task.
+    #[arg(long)]
+    pub task: Option<String>,
+    #[arg(long, default_value_t = 100)]
+    pub episodes: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ReplayArgs {
+    #[arg(long)]
+    pub policy: PathBuf,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Write the trajectory (JSON) here instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum BenchCommand {
     /// Env throughput: steps/s on one thread and on T threads, physics cost, real-time factor.
@@ -152,6 +225,9 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Demo(args) => demo(&args),
         Command::Rollout(args) => rollout(&args),
+        Command::Train(args) => train(&args),
+        Command::Eval(args) => eval(&args),
+        Command::Replay(args) => replay(&args),
         Command::Bench(BenchCommand::Env(args)) => bench_env(&args),
         Command::Kinematics(cmd) => kinematics(cmd),
     }
@@ -463,4 +539,177 @@ fn kinematics(cmd: KinematicsCommand) -> Result<()> {
             if json { print_json(&report) } else { print_pose(&report); Ok(()) }
         }
     }
+}
+
+/// The learning curve as CSV.
+pub fn curve_csv(curve: &[Evaluation]) -> String {
+    let mut out = String::from("env_steps,wall_s,success_rate,mean_final_error_mm,mean_steps_to_success\n");
+    for e in curve {
+        out.push_str(&format!(
+            "{},{:.3},{:.4},{:.4},{:.3}\n",
+            e.env_steps, e.wall_s, e.success_rate, e.mean_final_error_mm, e.mean_steps_to_success
+        ));
+    }
+    out
+}
+
+fn train(args: &TrainArgs) -> Result<()> {
+    let task = args.task.load()?;
+    let mut config = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
+            SacHerConfig::from_toml(&text, &path.display().to_string())?
+        }
+        None => SacHerConfig::new(),
+    };
+    if let Some(envs) = args.envs {
+        config.envs = envs;
+    }
+    config.validate("--envs")?;
+    if args.steps == 0 {
+        bail!("--steps 0: train for at least one step");
+    }
+    let algo = "sac-her";
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from(format!("policies/{}-{algo}-seed{}", task.task, args.seed)));
+
+    let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(args.steps) };
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} steps {per_sec} | {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let mut last_train = String::new();
+    let mut last_eval = String::new();
+    let trained = sac::train(&task, config.clone(), args.steps, args.seed, args.threads, &mut |p| {
+        bar.set_position(p.env_steps);
+        match &p.evaluation {
+            Some(e) => {
+                last_eval = format!("eval success {:.0} % err {:.2} mm", e.success_rate * 100.0, e.mean_final_error_mm);
+                if args.quiet {
+                    eprintln!("{:>8} steps {:>7.1} s  {last_eval}", p.env_steps, p.wall_s);
+                }
+            }
+            None => last_train = format!("train success {:.0} % err {:.1} mm", p.train_success_rate * 100.0, p.train_final_error_mm),
+        }
+        bar.set_message(format!("{last_train} | {last_eval}"));
+    })?;
+    bar.finish();
+
+    let final_eval = trained.curve.last().cloned().expect("training ends with an evaluation");
+    let learner = &trained.learner;
+    let manifest = Manifest {
+        format: policy::FORMAT.into(),
+        format_version: policy::FORMAT_VERSION,
+        crate_version: env!("CARGO_PKG_VERSION").into(),
+        task: task.task.clone(),
+        task_config: task.clone(),
+        observation_dim: learner.obs_dim,
+        goal_dim: learner.goal_dim,
+        action_dim: ACTION_DIM,
+        network: NetworkSpec { kind: "tanh-gaussian-mlp".into(), hidden: config.hidden },
+        normalizer: learner.normalizer.clone(),
+        algorithm: algo.into(),
+        hyperparameters: serde_json::to_value(&config)?,
+        seed: args.seed,
+        env_steps: trained.env_steps,
+        wall_time_s: trained.wall_s,
+        evaluation: final_eval.clone(),
+        weights_file: String::new(),
+        weights_bytes: 0,
+        weights_sha256: String::new(),
+    };
+    policy::save(&out, manifest, &learner.policy_actor(), &curve_csv(&trained.curve))?;
+    println!(
+        "trained {algo} on {} for {} env steps in {:.1} s ({:.0} env steps/s, {} updates)",
+        task.task, trained.env_steps, trained.wall_s, trained.env_steps as f64 / trained.wall_s, learner.updates
+    );
+    println!(
+        "evaluation ({} episodes): success {:.1} %, mean final tip error {:.2} mm",
+        final_eval.episodes, final_eval.success_rate * 100.0, final_eval.mean_final_error_mm
+    );
+    println!("policy written to {}", out.display());
+    Ok(())
+}
+
+fn eval(args: &EvalArgs) -> Result<()> {
+    if args.episodes == 0 {
+        bail!("--episodes 0: evaluate at least one episode");
+    }
+    let loaded = policy::load(&args.policy, args.task.as_deref())?;
+    let ev = sac::evaluate(&loaded.policy, &loaded.manifest.task_config, args.episodes, args.seed, args.threads)?;
+    if args.json {
+        return print_json(&ev);
+    }
+    println!("policy {} ({} on {}), {} episodes, seed {}", args.policy.display(), loaded.manifest.algorithm, loaded.manifest.task, ev.episodes, args.seed);
+    println!("  success rate            {:.1} %", ev.success_rate * 100.0);
+    println!("  mean final tip error    {:.3} mm", ev.mean_final_error_mm);
+    println!("  mean steps to success   {:.1}", ev.mean_steps_to_success);
+    Ok(())
+}
+
+#[derive(Serialize, Debug)]
+struct ReplayStep {
+    step: usize,
+    action: Vec<f32>,
+    tip_m: Vec<f32>,
+    tip_error_mm: f64,
+    success: bool,
+}
+
+#[derive(Serialize, Debug)]
+struct ReplayTrajectory {
+    policy: String,
+    task: String,
+    seed: u64,
+    frame: &'static str,
+    goal_m: Vec<f32>,
+    start_tip_m: Vec<f32>,
+    steps: Vec<ReplayStep>,
+    success: bool,
+    final_tip_error_mm: f64,
+}
+
+fn replay(args: &ReplayArgs) -> Result<()> {
+    let loaded = policy::load(&args.policy, None)?;
+    let mut env = Env::new(loaded.manifest.task_config.clone())?;
+    // Episode 0 of env 0 for this seed: the first episode `eval --seed S` runs.
+    let first = env.reset(episode_seed(args.seed, 0, 0))?;
+    let mut obs = first.clone();
+    let mut steps = Vec::new();
+    loop {
+        let action = loaded.policy.act(std::slice::from_ref(&obs));
+        let s = env.step(&action)?;
+        steps.push(ReplayStep {
+            step: steps.len() + 1,
+            action,
+            tip_m: s.observation.achieved_goal.clone(),
+            tip_error_mm: s.info.tip_error_mm,
+            success: s.info.success,
+        });
+        obs = s.observation;
+        if s.terminated || s.truncated {
+            break;
+        }
+    }
+    let last = steps.last().expect("an episode has steps");
+    let traj = ReplayTrajectory {
+        policy: args.policy.display().to_string(),
+        task: loaded.manifest.task.clone(),
+        seed: args.seed,
+        frame: "world (Y up, origin at the tray centre), metres",
+        goal_m: first.desired_goal.clone(),
+        start_tip_m: first.achieved_goal.clone(),
+        success: last.success,
+        final_tip_error_mm: last.tip_error_mm,
+        steps,
+    };
+    let json = serde_json::to_string_pretty(&traj)? + "\n";
+    match &args.out {
+        Some(path) => {
+            policy::write_atomic(path, json.as_bytes()).with_context(|| format!("{}", path.display()))?;
+            println!("episode seed {}: success {}, final tip error {:.3} mm; trajectory written to {}", args.seed, traj.success, traj.final_tip_error_mm, path.display());
+        }
+        None => print!("{json}"),
+    }
+    Ok(())
 }

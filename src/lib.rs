@@ -6,6 +6,7 @@ pub mod sim;
 pub mod task;
 pub mod env;
 pub mod rl;
+pub mod policy;
 pub mod cli;
 
 pub use error::{Error, Result};

@@ -69,6 +69,6 @@ fn bad_input_exits_non_zero_with_a_clear_message() {
     assert!(!ok && err.contains("outer_insertion"), "{err}");
     let (ok, _, err) = run(&["kinematics", "ik", "--pose", "0,0,-2"]);
     assert!(!ok && err.contains("no joint solution"), "{err}");
-    let (ok, _, err) = run(&["demo", "--config", "/nonexistent/x.toml"]);
+    let (ok, _, err) = run(&["demo", "--task-config", "/nonexistent/x.toml"]);
     assert!(!ok && err.contains("/nonexistent/x.toml"), "{err}");
 }

@@ -1,0 +1,188 @@
+//! Layer 5: policy bundles — everything needed to replay a trained policy.
+//!
+//! A bundle is a directory:
+//! - `policy.json`: the manifest (format version, crate version, task id and
+//!   full task config, shapes, the input normaliser, algorithm and
+//!   hyper-parameters, seed, env steps, wall time, evaluation, and the
+//!   SHA-256 and size of the weights);
+//! - `actor.bpk`: the actor's weights (burn's burnpack format);
+//! - `curve.csv`: the learning curve.
+//!
+//! Every file is written atomically (a temp file, then a rename). Loading
+//! checks all of it and names the file and the problem when it refuses.
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::prelude::*;
+use burn::store::ModuleRecord;
+use burn::tensor::Bytes;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::env::{ACTION_DIM, Env};
+use crate::rl::GoalPolicy;
+use crate::rl::nets::Actor;
+use crate::rl::normalizer::RunningNormalizer;
+use crate::rl::sac::Evaluation;
+use crate::task::TaskConfig;
+
+pub const FORMAT: &str = "gesture-lab-policy";
+pub const FORMAT_VERSION: u32 = 1;
+pub const MANIFEST_FILE: &str = "policy.json";
+pub const WEIGHTS_FILE: &str = "actor.bpk";
+pub const CURVE_FILE: &str = "curve.csv";
+
+/// The actor network's shape, enough to rebuild it before loading weights.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NetworkSpec {
+    /// "tanh-gaussian-mlp": two ReLU hidden layers, mean and log-std heads.
+    pub kind: String,
+    pub hidden: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    pub format_version: u32,
+    pub crate_version: String,
+    pub task: String,
+    pub task_config: TaskConfig,
+    pub observation_dim: usize,
+    pub goal_dim: usize,
+    pub action_dim: usize,
+    pub network: NetworkSpec,
+    pub normalizer: RunningNormalizer,
+    pub algorithm: String,
+    pub hyperparameters: serde_json::Value,
+    pub seed: u64,
+    pub env_steps: u64,
+    pub wall_time_s: f64,
+    pub evaluation: Evaluation,
+    pub weights_file: String,
+    pub weights_bytes: u64,
+    pub weights_sha256: String,
+}
+
+/// Why a bundle could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("{path}: {message}")]
+    File { path: PathBuf, message: String },
+}
+
+fn file_error(path: &Path, message: impl Into<String>) -> PolicyError {
+    PolicyError::File { path: path.to_path_buf(), message: message.into() }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes `bytes` to `path` atomically: a crash leaves the old file or the new one, never half.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!(
+        "{}.tmp",
+        path.extension().and_then(|e| e.to_str()).unwrap_or("")
+    ));
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
+}
+
+/// The actor's weights as burnpack bytes.
+pub fn actor_bytes(actor: &Actor) -> Vec<u8> {
+    let bytes = actor.clone().into_record().into_bytes().expect("an in-memory record serialises");
+    bytes.to_vec()
+}
+
+/// Writes a bundle: weights first, then the manifest that vouches for them.
+pub fn save(dir: &Path, mut manifest: Manifest, actor: &Actor, curve_csv: &str) -> crate::Result<()> {
+    let io = |p: &Path, e| crate::Error::io(p, e);
+    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    let weights = actor_bytes(actor);
+    manifest.weights_file = WEIGHTS_FILE.into();
+    manifest.weights_bytes = weights.len() as u64;
+    manifest.weights_sha256 = sha256_hex(&weights);
+    let w = dir.join(WEIGHTS_FILE);
+    write_atomic(&w, &weights).map_err(|e| io(&w, e))?;
+    let c = dir.join(CURVE_FILE);
+    write_atomic(&c, curve_csv.as_bytes()).map_err(|e| io(&c, e))?;
+    let m = dir.join(MANIFEST_FILE);
+    let json = serde_json::to_string_pretty(&manifest).expect("manifest serialises");
+    write_atomic(&m, json.as_bytes()).map_err(|e| io(&m, e))?;
+    Ok(())
+}
+
+/// A bundle checked and loaded.
+pub struct LoadedPolicy {
+    pub manifest: Manifest,
+    pub policy: GoalPolicy,
+}
+
+/// Loads a bundle, refusing anything that does not check out. With
+/// `expected_task`, a policy trained for another task is refused too.
+pub fn load(dir: &Path, expected_task: Option<&str>) -> Result<LoadedPolicy, PolicyError> {
+    let m = dir.join(MANIFEST_FILE);
+    let text = std::fs::read_to_string(&m).map_err(|e| file_error(&m, format!("cannot read the policy manifest: {e}")))?;
+    let header: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| file_error(&m, format!("not a gesture-lab policy manifest (invalid JSON: {e})")))?;
+    if header.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
+        return Err(file_error(&m, format!("not a gesture-lab policy manifest (no \"format\": \"{FORMAT}\")")));
+    }
+    let version = header.get("format_version").and_then(|v| v.as_u64());
+    if version != Some(FORMAT_VERSION as u64) {
+        return Err(file_error(
+            &m,
+            format!("format version {}, but this gesture-lab reads version {FORMAT_VERSION}", version.map_or("missing".into(), |v| v.to_string())),
+        ));
+    }
+    let manifest: Manifest =
+        serde_json::from_value(header).map_err(|e| file_error(&m, format!("malformed manifest: {e}")))?;
+    if let Some(task) = expected_task.filter(|t| *t != manifest.task) {
+        return Err(file_error(&m, format!("policy trained for task `{}`, not `{task}`", manifest.task)));
+    }
+    manifest.task_config.validate(&m.display().to_string()).map_err(|e| file_error(&m, e.to_string()))?;
+    let env = Env::new(manifest.task_config.clone()).map_err(|e| file_error(&m, e.to_string()))?;
+    let (obs_dim, goal_dim) = (env.task().observation_dim(), env.task().goal_dim());
+    if (manifest.observation_dim, manifest.goal_dim, manifest.action_dim) != (obs_dim, goal_dim, ACTION_DIM) {
+        return Err(file_error(
+            &m,
+            format!(
+                "shapes observation {} + goal {} → action {} do not match task `{}` ({obs_dim} + {goal_dim} → {ACTION_DIM})",
+                manifest.observation_dim, manifest.goal_dim, manifest.action_dim, manifest.task
+            ),
+        ));
+    }
+    if manifest.normalizer.dim() != obs_dim + goal_dim {
+        return Err(file_error(&m, format!("normaliser has {} components, the policy input has {}", manifest.normalizer.dim(), obs_dim + goal_dim)));
+    }
+    if manifest.network.kind != "tanh-gaussian-mlp" || manifest.network.hidden == 0 {
+        return Err(file_error(&m, format!("unknown network {:?}", manifest.network)));
+    }
+
+    let w = dir.join(&manifest.weights_file);
+    let bytes = std::fs::read(&w).map_err(|e| file_error(&w, format!("cannot read the weights: {e}")))?;
+    if bytes.len() as u64 != manifest.weights_bytes {
+        return Err(file_error(
+            &w,
+            format!("truncated or padded: {} bytes, the manifest says {}", bytes.len(), manifest.weights_bytes),
+        ));
+    }
+    let digest = sha256_hex(&bytes);
+    if digest != manifest.weights_sha256 {
+        return Err(file_error(&w, format!("checksum mismatch (sha256 {digest}, manifest {}): the file is corrupt or was changed", manifest.weights_sha256)));
+    }
+    let device = Device::flex();
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
+        .map_err(|e| file_error(&w, format!("not burnpack weights: {e}")))?;
+    let actor = Actor::new(obs_dim + goal_dim, ACTION_DIM, manifest.network.hidden, &device)
+        .try_load_record(record)
+        .map_err(|e| file_error(&w, format!("weights do not fit the network: {e}")))?;
+    let policy = GoalPolicy::new(actor, manifest.normalizer.clone(), obs_dim, goal_dim);
+    Ok(LoadedPolicy { manifest, policy })
+}

@@ -1,0 +1,442 @@
+//! Soft Actor-Critic with Hindsight Experience Replay, for goal-conditioned
+//! tasks. Read top to bottom: the config (every hyper-parameter, with its
+//! default), the learner state, one gradient update, then the training loop
+//! that collects experience from a `VecEnv` and evaluates on fixed seeds.
+//!
+//! Determinism: all randomness (exploration, batch sampling, the actor's
+//! reparameterisation noise, the initial weights) comes from our own seeded
+//! generator, derived from the run's seed and a counter, never from burn's
+//! device-wide one; the same seed and config give the same weights.
+
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use rand::RngExt;
+use serde::{Deserialize, Serialize};
+
+use super::her::{Episode, HerBuffer};
+use super::nets::{Actor, Temperature, TwinCritic, init_parameters, parameters, tensor, with_parameters};
+use super::normalizer::RunningNormalizer;
+use super::{GoalPolicy, Rng, standard_normal, stream};
+use crate::env::{ACTION_DIM, VecEnv};
+use crate::error::Result;
+use crate::task::TaskConfig;
+
+/// Every hyper-parameter of SAC+HER, with its default.
+#[derive(Config, Debug, PartialEq)]
+pub struct SacHerConfig {
+    /// Envs stepped in parallel to collect experience.
+    #[config(default = 2)]
+    pub envs: usize,
+    /// Width of the two hidden layers of the actor and of each critic.
+    #[config(default = 64)]
+    pub hidden: usize,
+    /// Discount factor.
+    #[config(default = 0.98)]
+    pub gamma: f64,
+    /// Polyak factor: fraction of the online critics mixed into the targets per update.
+    #[config(default = 0.05)]
+    pub tau: f64,
+    /// Adam learning rate of the actor.
+    #[config(default = 1e-3)]
+    pub actor_lr: f64,
+    /// Adam learning rate of the critics.
+    #[config(default = 1e-3)]
+    pub critic_lr: f64,
+    /// Adam learning rate of log α (automatic entropy tuning).
+    #[config(default = 1e-3)]
+    pub alpha_lr: f64,
+    /// α at the start.
+    #[config(default = 0.05)]
+    pub initial_alpha: f64,
+    /// Target entropy is −scale × action dimensions.
+    #[config(default = 1.0)]
+    pub target_entropy_scale: f64,
+    /// Transitions per gradient update.
+    #[config(default = 256)]
+    pub batch_size: usize,
+    /// Replay capacity in transitions.
+    #[config(default = 1000000)]
+    pub buffer_size: usize,
+    /// HER relabelled goals per real goal ("future" strategy).
+    #[config(default = 4)]
+    pub her_k: usize,
+    /// Env steps of uniform random actions before the actor acts.
+    #[config(default = 1000)]
+    pub random_steps: usize,
+    /// Gradient updates per env step once learning has started.
+    #[config(default = 0.5)]
+    pub updates_per_step: f64,
+    /// Normalised inputs are clipped to ±this.
+    #[config(default = 5.0)]
+    pub obs_clip: f64,
+    /// Env steps between evaluations.
+    #[config(default = 2000)]
+    pub eval_interval: usize,
+    /// Episodes per evaluation (deterministic actions, fixed seeds).
+    #[config(default = 50)]
+    pub eval_episodes: usize,
+}
+
+impl SacHerConfig {
+    /// The defaults, overridden by any field of a TOML table.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self> {
+        let mut value = serde_json::to_value(Self::new()).expect("config serialises");
+        let overrides: toml::Table = toml::from_str(text).map_err(|e| crate::Error::Config { origin: origin.into(), message: e.to_string() })?;
+        for (key, v) in overrides {
+            let slot = value.get_mut(&key).ok_or_else(|| crate::Error::Config {
+                origin: origin.into(),
+                message: format!("unknown SAC+HER hyper-parameter `{key}`"),
+            })?;
+            *slot = serde_json::to_value(v).expect("TOML values are JSON values");
+        }
+        let config: Self = serde_json::from_value(value).map_err(|e| crate::Error::Config { origin: origin.into(), message: e.to_string() })?;
+        config.validate(origin)?;
+        Ok(config)
+    }
+
+    pub fn validate(&self, origin: &str) -> Result<()> {
+        let bad = |m: String| Err(crate::Error::Config { origin: origin.into(), message: m });
+        if self.envs == 0 || self.batch_size == 0 || self.hidden == 0 || self.eval_episodes == 0 || self.eval_interval == 0 {
+            return bad("envs, batch_size, hidden, eval_episodes and eval_interval must be at least 1".into());
+        }
+        if !(self.gamma > 0.0 && self.gamma < 1.0) {
+            return bad(format!("gamma = {} must lie in (0, 1)", self.gamma));
+        }
+        if !(self.tau > 0.0 && self.tau <= 1.0) {
+            return bad(format!("tau = {} must lie in (0, 1]", self.tau));
+        }
+        for (name, v) in [("actor_lr", self.actor_lr), ("critic_lr", self.critic_lr), ("alpha_lr", self.alpha_lr), ("initial_alpha", self.initial_alpha), ("updates_per_step", self.updates_per_step), ("obs_clip", self.obs_clip)] {
+            if !(v.is_finite() && v > 0.0) {
+                return bad(format!("{name} = {v} must be > 0"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One evaluation: deterministic actions on fixed seeds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    pub env_steps: u64,
+    pub wall_s: f64,
+    pub episodes: usize,
+    pub success_rate: f64,
+    pub mean_final_error_mm: f64,
+    /// Mean control steps until the first success, over successful episodes.
+    pub mean_steps_to_success: f64,
+}
+
+/// Seeds of evaluation episodes: a stream of their own, never used in training.
+pub const EVAL_SEED: u64 = 0x5EED_E7A1;
+
+/// Runs `episodes` deterministic episodes of `policy`, batched in one VecEnv.
+pub fn evaluate(policy: &GoalPolicy, config: &TaskConfig, episodes: usize, seed: u64, threads: usize) -> Result<Evaluation> {
+    let mut venv = VecEnv::new(config, episodes, seed, threads)?;
+    let mut obs = venv.reset()?;
+    let horizon = config.episode.steps;
+    let mut first_success = vec![None; episodes];
+    let mut final_error = vec![0.0; episodes];
+    let mut final_success = vec![false; episodes];
+    for t in 0..horizon {
+        let actions = policy.act(&obs);
+        let step = venv.step(&actions)?;
+        for i in 0..episodes {
+            let info = &step.infos[i];
+            if info.success && first_success[i].is_none() {
+                first_success[i] = Some(t + 1);
+            }
+            final_error[i] = info.tip_error_mm;
+            final_success[i] = info.success;
+        }
+        obs = step.observations;
+    }
+    let successes = final_success.iter().filter(|&&s| s).count();
+    let steps: usize = first_success.iter().zip(&final_success).filter(|(_, s)| **s).map(|(f, _)| f.unwrap_or(horizon)).sum();
+    Ok(Evaluation {
+        env_steps: 0,
+        wall_s: 0.0,
+        episodes,
+        success_rate: successes as f64 / episodes as f64,
+        mean_final_error_mm: final_error.iter().sum::<f64>() / episodes as f64,
+        mean_steps_to_success: steps as f64 / successes.max(1) as f64,
+    })
+}
+
+/// The learner: networks, optimisers, replay and normaliser.
+pub struct SacHer {
+    pub config: SacHerConfig,
+    device: Device,
+    pub obs_dim: usize,
+    pub goal_dim: usize,
+    actor: Actor,
+    critic: TwinCritic,
+    critic_target: TwinCritic,
+    temperature: Temperature,
+    actor_opt: ModuleOptimizer,
+    critic_opt: ModuleOptimizer,
+    alpha_opt: ModuleOptimizer,
+    pub normalizer: RunningNormalizer,
+    buffer: HerBuffer,
+    seed: u64,
+    pub updates: u64,
+    /// Losses of the last update: critic, actor, α.
+    pub last_losses: [f32; 3],
+}
+
+impl SacHer {
+    pub fn new(config: SacHerConfig, task: &TaskConfig, obs_dim: usize, goal_dim: usize, seed: u64) -> Self {
+        let device = Device::flex().autodiff();
+        let input = obs_dim + goal_dim;
+        let mut rng = stream(seed, 0, 0);
+        let actor = init_parameters(Actor::new(input, ACTION_DIM, config.hidden, &device), &mut rng);
+        let critic = init_parameters(TwinCritic::new(input, ACTION_DIM, config.hidden, &device), &mut rng);
+        let critic_params = parameters(&critic);
+        let critic_target = with_parameters(TwinCritic::new(input, ACTION_DIM, config.hidden, &device), &critic_params).no_grad();
+        let temperature = Temperature::new(config.initial_alpha, &device);
+        let adam = AdamConfig::new();
+        Self {
+            buffer: HerBuffer::new(obs_dim, goal_dim, ACTION_DIM, task.episode.steps, config.buffer_size),
+            normalizer: RunningNormalizer::new(input, config.obs_clip as f32),
+            actor_opt: adam.init(),
+            critic_opt: adam.init(),
+            alpha_opt: adam.init(),
+            config,
+            device,
+            obs_dim,
+            goal_dim,
+            actor,
+            critic,
+            critic_target,
+            temperature,
+            seed,
+            updates: 0,
+            last_losses: [0.0; 3],
+        }
+    }
+
+    /// The current actor as an inference policy (plain device, no gradients).
+    pub fn policy(&self) -> GoalPolicy {
+        GoalPolicy::new(self.actor.valid(), self.normalizer.clone(), self.obs_dim, self.goal_dim)
+    }
+
+    /// The actor for inference (plain device).
+    pub fn policy_actor(&self) -> Actor {
+        self.actor.valid()
+    }
+
+    pub fn actor_parameters(&self) -> Vec<f32> {
+        parameters(&self.actor)
+    }
+
+    pub fn alpha(&self) -> f32 {
+        self.temperature.alpha()
+    }
+
+    pub fn buffer_len(&self) -> usize {
+        self.buffer.len()
+    }
+
+    /// Stores finished episodes and updates the input statistics with them.
+    pub fn store(&mut self, episodes: Vec<Episode>) {
+        let (od, gd, t) = (self.obs_dim, self.goal_dim, self.buffer.horizon);
+        let mut rows = Vec::with_capacity(episodes.len() * 2 * t * (od + gd));
+        for ep in &episodes {
+            for s in 0..t {
+                let obs = &ep.observations[s * od..(s + 1) * od];
+                // Inputs seen in training: real goals and reached (relabelled) goals.
+                rows.extend_from_slice(obs);
+                rows.extend_from_slice(&ep.desired_goals[s * gd..(s + 1) * gd]);
+                rows.extend_from_slice(obs);
+                rows.extend_from_slice(&ep.achieved_goals[(s + 1) * gd..(s + 2) * gd]);
+            }
+        }
+        self.normalizer.update(&rows);
+        for ep in episodes {
+            self.buffer.push(ep);
+        }
+    }
+
+    /// One gradient step of the critics, the actor and the temperature.
+    pub fn update(&mut self, reward: &dyn Fn(&[f32], &[f32]) -> f32) {
+        let c = &self.config;
+        let mut rng = stream(self.seed, 1, self.updates);
+        let future_p = 1.0 - 1.0 / (1.0 + c.her_k as f64);
+        let batch = self.buffer.sample(c.batch_size, future_p, &mut rng, reward);
+        let n = c.batch_size;
+        let input = self.obs_dim + self.goal_dim;
+        let join = |obs: &[f32]| -> Vec<f32> {
+            let mut x = Vec::with_capacity(n * input);
+            for i in 0..n {
+                x.extend_from_slice(&obs[i * self.obs_dim..(i + 1) * self.obs_dim]);
+                x.extend_from_slice(&batch.goals[i * self.goal_dim..(i + 1) * self.goal_dim]);
+            }
+            self.normalizer.normalize(&mut x);
+            x
+        };
+        let dev = &self.device;
+        let x = tensor(join(&batch.observations), n, input, dev);
+        let x_next = tensor(join(&batch.next_observations), n, input, dev);
+        let actions = tensor(batch.actions.clone(), n, ACTION_DIM, dev);
+        let rewards = tensor(batch.rewards.clone(), n, 1, dev);
+        let noise_next = tensor(standard_normal(&mut rng, n * ACTION_DIM), n, ACTION_DIM, dev);
+        let noise = tensor(standard_normal(&mut rng, n * ACTION_DIM), n, ACTION_DIM, dev);
+        let alpha = self.temperature.alpha() as f64;
+
+        // Critics: regress on r + γ (min Q_target(s', a') − α log π(a'|s')),
+        // clipped to the range of discounted returns of rewards in [−1, 0].
+        let (next_action, next_log_prob) = self.actor.sample(x_next.clone(), noise_next);
+        let (q1_next, q2_next) = self.critic_target.forward(x_next, next_action.detach());
+        let soft_next = q1_next.min_pair(q2_next) - next_log_prob.detach().mul_scalar(alpha);
+        let clip = 1.0 / (1.0 - c.gamma);
+        let target = (rewards + soft_next.mul_scalar(c.gamma)).clamp(-clip, 0.0).detach();
+        let (q1, q2) = self.critic.forward(x.clone(), actions);
+        let critic_loss = (q1 - target.clone()).square().mean() + (q2 - target).square().mean();
+        let grads = GradientsParams::from_grads(critic_loss.backward(), &self.critic);
+        self.critic = self.critic_opt.step(c.critic_lr, self.critic.clone(), grads);
+
+        // Actor: maximise min Q(s, π(s)) − α log π(π(s)|s).
+        let (pi_action, log_prob) = self.actor.sample(x.clone(), noise);
+        let (q1_pi, q2_pi) = self.critic.forward(x, pi_action);
+        let actor_loss = (log_prob.clone().mul_scalar(alpha) - q1_pi.min_pair(q2_pi)).mean();
+        let grads = GradientsParams::from_grads(actor_loss.backward(), &self.actor);
+        self.actor = self.actor_opt.step(c.actor_lr, self.actor.clone(), grads);
+
+        // Temperature: keep the policy's entropy near the target.
+        let target_entropy = -(c.target_entropy_scale * ACTION_DIM as f64);
+        let log_alpha = self.temperature.log_alpha.val();
+        let alpha_loss = (log_alpha.unsqueeze::<2>() * log_prob.detach().add_scalar(target_entropy)).neg().mean();
+        let grads = GradientsParams::from_grads(alpha_loss.backward(), &self.temperature);
+        self.temperature = self.alpha_opt.step(c.alpha_lr, self.temperature.clone(), grads);
+
+        // Targets trail the online critics.
+        let online = parameters(&self.critic);
+        let mut target = parameters(&self.critic_target);
+        for (t, o) in target.iter_mut().zip(&online) {
+            *t += c.tau as f32 * (o - *t);
+        }
+        self.critic_target = with_parameters(self.critic_target.clone(), &target);
+        self.updates += 1;
+        self.last_losses = [
+            critic_loss.into_scalar::<f32>(),
+            actor_loss.into_scalar::<f32>(),
+            alpha_loss.into_scalar::<f32>(),
+        ];
+    }
+}
+
+/// Progress reported to the caller (CLI progress bar, viewer).
+#[derive(Clone, Debug)]
+pub struct Progress {
+    pub env_steps: u64,
+    pub total_steps: u64,
+    pub wall_s: f64,
+    /// Success rate of the training episodes finished since the last report.
+    pub train_success_rate: f64,
+    pub train_final_error_mm: f64,
+    pub evaluation: Option<Evaluation>,
+}
+
+/// The result of a training run.
+pub struct Trained {
+    pub learner: SacHer,
+    pub curve: Vec<Evaluation>,
+    pub env_steps: u64,
+    pub wall_s: f64,
+}
+
+/// Trains SAC+HER on `task` for `total_steps` env steps.
+pub fn train(
+    task: &TaskConfig,
+    config: SacHerConfig,
+    total_steps: u64,
+    seed: u64,
+    threads: usize,
+    on_progress: &mut dyn FnMut(&Progress),
+) -> Result<Trained> {
+    config.validate("SAC+HER config")?;
+    let start = std::time::Instant::now();
+    let mut venv = VecEnv::new(task, config.envs, seed, threads)?;
+    let probe = &venv.envs()[0];
+    let obs_dim = probe.task().observation_dim();
+    let goal_dim = probe.task().goal_dim();
+    let reward_task = task.build_task();
+    let reward = |a: &[f32], g: &[f32]| reward_task.compute_reward(a, g);
+    let mut learner = SacHer::new(config.clone(), task, obs_dim, goal_dim, seed);
+    let e = config.envs;
+    let mut obs = venv.reset()?;
+    let mut episodes: Vec<Episode> = vec![Episode::default(); e];
+    for (ep, o) in episodes.iter_mut().zip(&obs) {
+        ep.observations.extend_from_slice(&o.observation);
+        ep.achieved_goals.extend_from_slice(&o.achieved_goal);
+    }
+    let mut curve = Vec::new();
+    let (mut env_steps, mut next_eval, mut update_credit) = (0u64, 0u64, 0.0f64);
+    let (mut window_success, mut window_error, mut window_count) = (0usize, 0.0f64, 0usize);
+    let mut collect = 0u64;
+    while env_steps < total_steps {
+        if env_steps >= next_eval {
+            let mut ev = evaluate(&learner.policy(), task, config.eval_episodes, EVAL_SEED, threads)?;
+            ev.env_steps = env_steps;
+            ev.wall_s = start.elapsed().as_secs_f64();
+            curve.push(ev.clone());
+            on_progress(&Progress { env_steps, total_steps, wall_s: ev.wall_s, train_success_rate: f64::NAN, train_final_error_mm: f64::NAN, evaluation: Some(ev) });
+            next_eval += config.eval_interval as u64;
+        }
+        // Act: uniform at first, then the stochastic actor, one forward for all envs.
+        let mut rng: Rng = stream(seed, 2, collect);
+        collect += 1;
+        let actions: Vec<f32> = if env_steps < config.random_steps as u64 {
+            (0..e * ACTION_DIM).map(|_| rng.random_range(-1.0f32..=1.0)).collect()
+        } else {
+            learner.policy().sample(&obs, &standard_normal(&mut rng, e * ACTION_DIM))
+        };
+        let step = venv.step(&actions)?;
+        env_steps += e as u64;
+        let mut finished = Vec::new();
+        for i in 0..e {
+            let ep = &mut episodes[i];
+            let last = step.final_observations[i].as_ref().unwrap_or(&step.observations[i]);
+            ep.actions.extend_from_slice(&actions[i * ACTION_DIM..(i + 1) * ACTION_DIM]);
+            ep.desired_goals.extend_from_slice(&obs[i].desired_goal);
+            ep.observations.extend_from_slice(&last.observation);
+            ep.achieved_goals.extend_from_slice(&last.achieved_goal);
+            if step.final_observations[i].is_some() {
+                window_success += step.infos[i].success as usize;
+                window_error += step.infos[i].tip_error_mm;
+                window_count += 1;
+                let mut fresh = Episode::default();
+                fresh.observations.extend_from_slice(&step.observations[i].observation);
+                fresh.achieved_goals.extend_from_slice(&step.observations[i].achieved_goal);
+                finished.push(std::mem::replace(ep, fresh));
+            }
+        }
+        if !finished.is_empty() {
+            learner.store(finished);
+            on_progress(&Progress {
+                env_steps,
+                total_steps,
+                wall_s: start.elapsed().as_secs_f64(),
+                train_success_rate: window_success as f64 / window_count as f64,
+                train_final_error_mm: window_error / window_count as f64,
+                evaluation: None,
+            });
+            (window_success, window_error, window_count) = (0, 0.0, 0);
+        }
+        obs = step.observations;
+        // Learn: a fixed number of updates per env step once data exists.
+        if env_steps >= config.random_steps as u64 && learner.buffer_len() > 0 {
+            update_credit += config.updates_per_step * e as f64;
+            while update_credit >= 1.0 {
+                learner.update(&reward);
+                update_credit -= 1.0;
+            }
+        }
+    }
+    let mut ev = evaluate(&learner.policy(), task, config.eval_episodes, EVAL_SEED, threads)?;
+    ev.env_steps = env_steps;
+    ev.wall_s = start.elapsed().as_secs_f64();
+    curve.push(ev.clone());
+    on_progress(&Progress { env_steps, total_steps, wall_s: ev.wall_s, train_success_rate: f64::NAN, train_final_error_mm: f64::NAN, evaluation: Some(ev) });
+    Ok(Trained { learner, curve, env_steps, wall_s: start.elapsed().as_secs_f64() })
+}

@@ -1,0 +1,135 @@
+//! Policy bundles: round trips, and every way a bad file is refused.
+
+use std::path::{Path, PathBuf};
+
+use gesture_lab::env::Env;
+use gesture_lab::policy::{self, MANIFEST_FILE, WEIGHTS_FILE};
+use gesture_lab::rl::sac::{self, SacHerConfig};
+use gesture_lab::task::TaskConfig;
+
+/// A tiny, quickly trained bundle in a fresh temp directory.
+fn small_bundle(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gesture-lab-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let task = TaskConfig::builtin("needle-reach").unwrap();
+    let config = SacHerConfig::new()
+        .with_hidden(16)
+        .with_batch_size(32)
+        .with_random_steps(100)
+        .with_eval_interval(100_000)
+        .with_eval_episodes(2);
+    let trained = sac::train(&task, config.clone(), 200, 3, 1, &mut |_| {}).unwrap();
+    let manifest = policy::Manifest {
+        format: policy::FORMAT.into(),
+        format_version: policy::FORMAT_VERSION,
+        crate_version: env!("CARGO_PKG_VERSION").into(),
+        task: task.task.clone(),
+        task_config: task.clone(),
+        observation_dim: trained.learner.obs_dim,
+        goal_dim: trained.learner.goal_dim,
+        action_dim: 5,
+        network: policy::NetworkSpec { kind: "tanh-gaussian-mlp".into(), hidden: 16 },
+        normalizer: trained.learner.normalizer.clone(),
+        algorithm: "sac-her".into(),
+        hyperparameters: serde_json::to_value(&config).unwrap(),
+        seed: 3,
+        env_steps: trained.env_steps,
+        wall_time_s: trained.wall_s,
+        evaluation: trained.curve.last().unwrap().clone(),
+        weights_file: String::new(),
+        weights_bytes: 0,
+        weights_sha256: String::new(),
+    };
+    policy::save(&dir, manifest, &trained.learner.policy_actor(), "env_steps\n").unwrap();
+    dir
+}
+
+fn copy_bundle(from: &Path, name: &str) -> PathBuf {
+    let to = from.with_file_name(format!("{}-{name}", from.file_name().unwrap().to_string_lossy()));
+    let _ = std::fs::remove_dir_all(&to);
+    std::fs::create_dir_all(&to).unwrap();
+    for f in [MANIFEST_FILE, WEIGHTS_FILE, policy::CURVE_FILE] {
+        std::fs::copy(from.join(f), to.join(f)).unwrap();
+    }
+    to
+}
+
+fn load_error(dir: &Path, task: Option<&str>) -> String {
+    match policy::load(dir, task) {
+        Ok(_) => panic!("{} loaded, but should have been refused", dir.display()),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn edit_manifest(dir: &Path, f: impl FnOnce(&mut serde_json::Value)) {
+    let path = dir.join(MANIFEST_FILE);
+    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    f(&mut v);
+    std::fs::write(&path, serde_json::to_string(&v).unwrap()).unwrap();
+}
+
+#[test]
+fn a_bundle_round_trips_and_bad_bundles_are_refused_by_name() {
+    let dir = small_bundle("roundtrip");
+    let loaded = policy::load(&dir, Some("needle-reach")).unwrap();
+
+    // The loaded policy acts exactly like the saved one.
+    let mut env = Env::from_task("needle-reach").unwrap();
+    let obs = env.reset(5).unwrap();
+    let a = loaded.policy.act(std::slice::from_ref(&obs));
+    let again = policy::load(&dir, None).unwrap();
+    assert_eq!(a, again.policy.act(std::slice::from_ref(&obs)));
+    assert_eq!(a.len(), 5);
+    assert!(a.iter().all(|v| v.is_finite() && v.abs() <= 1.0));
+
+    // A truncated weights file.
+    let d = copy_bundle(&dir, "truncated");
+    let w = d.join(WEIGHTS_FILE);
+    let bytes = std::fs::read(&w).unwrap();
+    std::fs::write(&w, &bytes[..bytes.len() / 2]).unwrap();
+    let e = load_error(&d, None);
+    assert!(e.contains(WEIGHTS_FILE) && e.contains("truncated"), "{e}");
+
+    // One flipped byte.
+    let d = copy_bundle(&dir, "flipped");
+    let w = d.join(WEIGHTS_FILE);
+    let mut bytes = std::fs::read(&w).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x10;
+    std::fs::write(&w, &bytes).unwrap();
+    let e = load_error(&d, None);
+    assert!(e.contains(WEIGHTS_FILE) && e.contains("checksum"), "{e}");
+
+    // Another format version.
+    let d = copy_bundle(&dir, "version");
+    edit_manifest(&d, |v| v["format_version"] = 99.into());
+    let e = load_error(&d, None);
+    assert!(e.contains(MANIFEST_FILE) && e.contains("format version 99"), "{e}");
+
+    // A foreign file where the manifest should be.
+    let d = copy_bundle(&dir, "foreign");
+    std::fs::write(d.join(MANIFEST_FILE), "{\"name\": \"some other tool\"}").unwrap();
+    let e = load_error(&d, None);
+    assert!(e.contains("not a gesture-lab policy manifest"), "{e}");
+    std::fs::write(d.join(MANIFEST_FILE), [0u8, 159, 146, 150]).unwrap();
+    let e = load_error(&d, None);
+    assert!(e.contains(MANIFEST_FILE), "{e}");
+
+    // Trained for another task.
+    let e = load_error(&dir, Some("peg-transfer"));
+    assert!(e.contains("trained for task `needle-reach`, not `peg-transfer`"), "{e}");
+
+    // Other shapes.
+    let d = copy_bundle(&dir, "shapes");
+    edit_manifest(&d, |v| v["observation_dim"] = 15.into());
+    let e = load_error(&d, None);
+    assert!(e.contains("shapes") && e.contains("15"), "{e}");
+
+    // A missing file.
+    let d = copy_bundle(&dir, "missing");
+    std::fs::remove_file(d.join(WEIGHTS_FILE)).unwrap();
+    let e = load_error(&d, None);
+    assert!(e.contains(WEIGHTS_FILE) && e.contains("cannot read"), "{e}");
+    let e = load_error(Path::new("/nonexistent/policy"), None);
+    assert!(e.contains("/nonexistent/policy/policy.json"), "{e}");
+}

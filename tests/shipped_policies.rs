@@ -1,0 +1,17 @@
+//! The policies shipped in `policies/` still load and still do their job,
+//! so the files and the code never drift apart.
+
+use std::path::Path;
+
+use gesture_lab::policy;
+use gesture_lab::rl::sac::evaluate;
+
+#[test]
+fn shipped_needle_reach_policy_succeeds_on_seeded_episodes() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/needle-reach");
+    let loaded = policy::load(&dir, Some("needle-reach")).unwrap();
+    assert_eq!(loaded.manifest.algorithm, "sac-her");
+    let ev = evaluate(&loaded.policy, &loaded.manifest.task_config, 50, 2024, 0).unwrap();
+    assert!(ev.success_rate >= 0.9, "success {}", ev.success_rate);
+    assert!(ev.mean_final_error_mm < 5.0, "error {} mm", ev.mean_final_error_mm);
+}
