@@ -54,13 +54,13 @@ pub struct TaskArgs {
     #[arg(long)]
     pub task: Option<String>,
     /// A task config file (TOML) to use instead of the built-in one.
-    #[arg(long = "task-config")]
-    pub config: Option<PathBuf>,
+    #[arg(long)]
+    pub task_config: Option<PathBuf>,
 }
 
 impl TaskArgs {
     pub fn load(&self) -> Result<TaskConfig> {
-        match (&self.task, &self.config) {
+        match (&self.task, &self.task_config) {
             (_, None) => Ok(TaskConfig::builtin(self.task.as_deref().unwrap_or("needle-reach"))?),
             (task, Some(path)) => {
                 let config = TaskConfig::load(path)?;
@@ -139,6 +139,12 @@ pub struct TrainArgs {
     /// Threads for the env pool (0 = one per core).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
+    /// Env steps between checkpoints (written atomically under OUT/checkpoint).
+    #[arg(long, default_value_t = 10_000)]
+    pub checkpoint_every: u64,
+    /// Continue from the checkpoint in OUT, if any.
+    #[arg(long)]
+    pub resume: bool,
     /// No progress bar (for logs).
     #[arg(long)]
     pub quiet: bool,
@@ -580,7 +586,8 @@ fn train(args: &TrainArgs) -> Result<()> {
     );
     let mut last_train = String::new();
     let mut last_eval = String::new();
-    let trained = sac::train(&task, config.clone(), args.steps, args.seed, args.threads, &mut |p| {
+    let checkpointing = sac::Checkpointing { dir: out.clone(), every: args.checkpoint_every.max(1), resume: args.resume };
+    let trained = sac::train_with_checkpoints(&task, config.clone(), args.steps, args.seed, args.threads, Some(&checkpointing), &mut |p| {
         bar.set_position(p.env_steps);
         match &p.evaluation {
             Some(e) => {

@@ -357,13 +357,28 @@ impl VecEnv {
 
     /// Resets every env to the first episode of its seed sequence.
     pub fn reset(&mut self) -> Result<Vec<Observation>> {
+        let zeros = vec![0; self.envs.len()];
+        self.reset_to(&zeros)
+    }
+
+    /// Episode index of each env in its seed sequence.
+    pub fn episode_counters(&self) -> &[u64] {
+        &self.episodes
+    }
+
+    /// Starts episode `episodes[i]` of env i's seed sequence (to resume a run).
+    pub fn reset_to(&mut self, episodes: &[u64]) -> Result<Vec<Observation>> {
+        if episodes.len() != self.envs.len() {
+            return Err(Error::Invalid(format!("{} episode counters for {} envs", episodes.len(), self.envs.len())));
+        }
+        self.episodes.copy_from_slice(episodes);
         let seed = self.seed;
-        self.episodes.iter_mut().for_each(|e| *e = 0);
+        let episodes = &self.episodes;
         let envs = &mut self.envs;
         self.pool.install(|| {
             envs.par_iter_mut()
                 .enumerate()
-                .map(|(i, env)| env.reset(episode_seed(seed, i, 0)))
+                .map(|(i, env)| env.reset(episode_seed(seed, i, episodes[i])))
                 .collect()
         })
     }

@@ -80,6 +80,52 @@ impl HerBuffer {
         self.next = (self.next + 1) % self.capacity;
     }
 
+    /// The buffer as bytes (little-endian), for checkpoints.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let header = [self.obs_dim, self.goal_dim, self.action_dim, self.horizon, self.capacity, self.episodes.len(), self.next];
+        let mut out = Vec::new();
+        out.extend_from_slice(b"GLHER001");
+        for h in header {
+            out.extend_from_slice(&(h as u64).to_le_bytes());
+        }
+        for ep in &self.episodes {
+            for part in [&ep.observations, &ep.achieved_goals, &ep.desired_goals, &ep.actions] {
+                for v in part.iter() {
+                    out.extend_from_slice(&v.to_le_bytes());
+                }
+            }
+        }
+        out
+    }
+
+    /// Reads what [`Self::to_bytes`] wrote; `None` if the bytes are not such a buffer.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let body = bytes.strip_prefix(b"GLHER001")?;
+        let word = |i: usize| -> Option<usize> {
+            Some(u64::from_le_bytes(body.get(i * 8..i * 8 + 8)?.try_into().ok()?) as usize)
+        };
+        let [obs_dim, goal_dim, action_dim, horizon, capacity, count, next] =
+            [word(0)?, word(1)?, word(2)?, word(3)?, word(4)?, word(5)?, word(6)?];
+        let t = horizon;
+        let sizes = [(t + 1) * obs_dim, (t + 1) * goal_dim, t * goal_dim, t * action_dim];
+        let per_episode: usize = sizes.iter().sum();
+        let floats = &body[56..];
+        if horizon == 0 || count > capacity || next >= capacity.max(1) || floats.len() != count * per_episode * 4 {
+            return None;
+        }
+        let mut values = floats.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap()));
+        let mut take = |n: usize| -> Vec<f32> { values.by_ref().take(n).collect() };
+        let episodes = (0..count)
+            .map(|_| Episode {
+                observations: take(sizes[0]),
+                achieved_goals: take(sizes[1]),
+                desired_goals: take(sizes[2]),
+                actions: take(sizes[3]),
+            })
+            .collect();
+        Some(Self { obs_dim, goal_dim, action_dim, horizon, capacity, episodes, next })
+    }
+
     /// Samples `n` transitions; each has its goal replaced by a future
     /// achieved goal with probability `future_p` (k = 4 relabels per real
     /// goal is future_p = 1 − 1/(1 + 4) = 0.8).
@@ -168,5 +214,10 @@ mod tests {
         let b = buf.sample(200, 0.0, &mut rng_from_seed(9), sparse);
         assert!(b.goals.iter().all(|&g| g == 2.0 || g == 3.0), "the oldest episode was overwritten");
         assert_eq!(b, buf.sample(200, 0.0, &mut rng_from_seed(9), sparse));
+        // A checkpointed buffer samples the same batches.
+        let bytes = buf.to_bytes();
+        let back = HerBuffer::from_bytes(&bytes).unwrap();
+        assert_eq!(back.sample(200, 0.5, &mut rng_from_seed(4), sparse), buf.sample(200, 0.5, &mut rng_from_seed(4), sparse));
+        assert!(HerBuffer::from_bytes(&bytes[..bytes.len() - 3]).is_none());
     }
 }

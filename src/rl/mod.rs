@@ -1,6 +1,7 @@
 //! Layer 4: learning. SAC+HER in burn (PPO next), the observation
 //! normaliser that belongs to a policy, and the hindsight replay buffer.
 
+pub mod checkpoint;
 pub mod her;
 pub mod nets;
 pub mod normalizer;

@@ -166,19 +166,19 @@ pub fn evaluate(policy: &GoalPolicy, config: &TaskConfig, episodes: usize, seed:
 /// The learner: networks, optimisers, replay and normaliser.
 pub struct SacHer {
     pub config: SacHerConfig,
-    device: Device,
+    pub(crate) device: Device,
     pub obs_dim: usize,
     pub goal_dim: usize,
-    actor: Actor,
-    critic: TwinCritic,
-    critic_target: TwinCritic,
-    temperature: Temperature,
-    actor_opt: ModuleOptimizer,
-    critic_opt: ModuleOptimizer,
-    alpha_opt: ModuleOptimizer,
+    pub(crate) actor: Actor,
+    pub(crate) critic: TwinCritic,
+    pub(crate) critic_target: TwinCritic,
+    pub(crate) temperature: Temperature,
+    pub(crate) actor_opt: ModuleOptimizer,
+    pub(crate) critic_opt: ModuleOptimizer,
+    pub(crate) alpha_opt: ModuleOptimizer,
     pub normalizer: RunningNormalizer,
-    buffer: HerBuffer,
-    seed: u64,
+    pub(crate) buffer: HerBuffer,
+    pub(crate) seed: u64,
     pub updates: u64,
     /// Losses of the last update: critic, actor, α.
     pub last_losses: [f32; 3],
@@ -345,6 +345,33 @@ pub struct Trained {
     pub wall_s: f64,
 }
 
+/// Where and how often a run saves its full state, and whether it resumes.
+#[derive(Clone, Debug)]
+pub struct Checkpointing {
+    pub dir: std::path::PathBuf,
+    /// Env steps between checkpoints (taken at the next episode boundary).
+    pub every: u64,
+    /// Continue from the checkpoint in `dir` if there is one.
+    pub resume: bool,
+}
+
+/// The loop's own state: with the learner, all a checkpoint must hold for a
+/// resumed run to end with the same weights as an uninterrupted one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunState {
+    pub seed: u64,
+    pub env_steps: u64,
+    /// Acting rounds so far (numbers the exploration noise stream).
+    pub rounds: u64,
+    pub update_credit: f64,
+    pub next_eval: u64,
+    pub next_checkpoint: u64,
+    pub episode_counters: Vec<u64>,
+    pub curve: Vec<Evaluation>,
+    /// Wall time spent before this process took over.
+    pub wall_s: f64,
+}
+
 /// Trains SAC+HER on `task` for `total_steps` env steps.
 pub fn train(
     task: &TaskConfig,
@@ -354,45 +381,82 @@ pub fn train(
     threads: usize,
     on_progress: &mut dyn FnMut(&Progress),
 ) -> Result<Trained> {
+    train_with_checkpoints(task, config, total_steps, seed, threads, None, on_progress)
+}
+
+/// [`train`], saving checkpoints and resuming from them.
+pub fn train_with_checkpoints(
+    task: &TaskConfig,
+    config: SacHerConfig,
+    total_steps: u64,
+    seed: u64,
+    threads: usize,
+    checkpointing: Option<&Checkpointing>,
+    on_progress: &mut dyn FnMut(&Progress),
+) -> Result<Trained> {
     config.validate("SAC+HER config")?;
+    if task.episode.terminate_on_success {
+        return Err(crate::Error::Invalid(
+            "SAC+HER replays whole fixed-length episodes: set episode.terminate_on_success = false".into(),
+        ));
+    }
     let start = std::time::Instant::now();
     let mut venv = VecEnv::new(task, config.envs, seed, threads)?;
     let probe = &venv.envs()[0];
-    let obs_dim = probe.task().observation_dim();
-    let goal_dim = probe.task().goal_dim();
+    let (obs_dim, goal_dim) = (probe.task().observation_dim(), probe.task().goal_dim());
     let reward_task = task.build_task();
     let reward = |a: &[f32], g: &[f32]| reward_task.compute_reward(a, g);
-    let mut learner = SacHer::new(config.clone(), task, obs_dim, goal_dim, seed);
     let e = config.envs;
-    let mut obs = venv.reset()?;
-    let mut episodes: Vec<Episode> = vec![Episode::default(); e];
-    for (ep, o) in episodes.iter_mut().zip(&obs) {
-        ep.observations.extend_from_slice(&o.observation);
-        ep.achieved_goals.extend_from_slice(&o.achieved_goal);
-    }
-    let mut curve = Vec::new();
-    let (mut env_steps, mut next_eval, mut update_credit) = (0u64, 0u64, 0.0f64);
+
+    let resumed = match checkpointing.filter(|c| c.resume) {
+        Some(c) => super::checkpoint::load(&c.dir, task, &config, seed)?,
+        None => None,
+    };
+    let (mut learner, mut run, mut obs) = match resumed {
+        Some((learner, run)) => {
+            let obs = venv.reset_to(&run.episode_counters)?;
+            (learner, run, obs)
+        }
+        None => {
+            let learner = SacHer::new(config.clone(), task, obs_dim, goal_dim, seed);
+            let every = checkpointing.map_or(u64::MAX, |c| c.every.max(1));
+            let run = RunState {
+                seed,
+                env_steps: 0,
+                rounds: 0,
+                update_credit: 0.0,
+                next_eval: 0,
+                next_checkpoint: every,
+                episode_counters: vec![0; e],
+                curve: Vec::new(),
+                wall_s: 0.0,
+            };
+            (learner, run, venv.reset()?)
+        }
+    };
+    let wall = |run: &RunState| run.wall_s + start.elapsed().as_secs_f64();
+
+    let mut episodes: Vec<Episode> = obs.iter().map(fresh_episode).collect();
     let (mut window_success, mut window_error, mut window_count) = (0usize, 0.0f64, 0usize);
-    let mut collect = 0u64;
-    while env_steps < total_steps {
-        if env_steps >= next_eval {
+    while run.env_steps < total_steps {
+        if run.env_steps >= run.next_eval {
             let mut ev = evaluate(&learner.policy(), task, config.eval_episodes, EVAL_SEED, threads)?;
-            ev.env_steps = env_steps;
-            ev.wall_s = start.elapsed().as_secs_f64();
-            curve.push(ev.clone());
-            on_progress(&Progress { env_steps, total_steps, wall_s: ev.wall_s, train_success_rate: f64::NAN, train_final_error_mm: f64::NAN, evaluation: Some(ev) });
-            next_eval += config.eval_interval as u64;
+            ev.env_steps = run.env_steps;
+            ev.wall_s = wall(&run);
+            run.curve.push(ev.clone());
+            on_progress(&Progress { env_steps: run.env_steps, total_steps, wall_s: ev.wall_s, train_success_rate: f64::NAN, train_final_error_mm: f64::NAN, evaluation: Some(ev) });
+            run.next_eval += config.eval_interval as u64;
         }
         // Act: uniform at first, then the stochastic actor, one forward for all envs.
-        let mut rng: Rng = stream(seed, 2, collect);
-        collect += 1;
-        let actions: Vec<f32> = if env_steps < config.random_steps as u64 {
+        let mut rng: Rng = stream(seed, 2, run.rounds);
+        run.rounds += 1;
+        let actions: Vec<f32> = if run.env_steps < config.random_steps as u64 {
             (0..e * ACTION_DIM).map(|_| rng.random_range(-1.0f32..=1.0)).collect()
         } else {
             learner.policy().sample(&obs, &standard_normal(&mut rng, e * ACTION_DIM))
         };
         let step = venv.step(&actions)?;
-        env_steps += e as u64;
+        run.env_steps += e as u64;
         let mut finished = Vec::new();
         for i in 0..e {
             let ep = &mut episodes[i];
@@ -405,18 +469,16 @@ pub fn train(
                 window_success += step.infos[i].success as usize;
                 window_error += step.infos[i].tip_error_mm;
                 window_count += 1;
-                let mut fresh = Episode::default();
-                fresh.observations.extend_from_slice(&step.observations[i].observation);
-                fresh.achieved_goals.extend_from_slice(&step.observations[i].achieved_goal);
-                finished.push(std::mem::replace(ep, fresh));
+                finished.push(std::mem::replace(ep, fresh_episode(&step.observations[i])));
             }
         }
+        let all_at_boundary = finished.len() == e;
         if !finished.is_empty() {
             learner.store(finished);
             on_progress(&Progress {
-                env_steps,
+                env_steps: run.env_steps,
                 total_steps,
-                wall_s: start.elapsed().as_secs_f64(),
+                wall_s: wall(&run),
                 train_success_rate: window_success as f64 / window_count as f64,
                 train_final_error_mm: window_error / window_count as f64,
                 evaluation: None,
@@ -425,18 +487,41 @@ pub fn train(
         }
         obs = step.observations;
         // Learn: a fixed number of updates per env step once data exists.
-        if env_steps >= config.random_steps as u64 && learner.buffer_len() > 0 {
-            update_credit += config.updates_per_step * e as f64;
-            while update_credit >= 1.0 {
+        if run.env_steps >= config.random_steps as u64 && learner.buffer_len() > 0 {
+            run.update_credit += config.updates_per_step * e as f64;
+            while run.update_credit >= 1.0 {
                 learner.update(&reward);
-                update_credit -= 1.0;
+                run.update_credit -= 1.0;
             }
+        }
+        // Checkpoint where every env has just started an episode, so the
+        // state is the learner plus a few counters.
+        if let Some(c) = checkpointing
+            && all_at_boundary
+            && run.env_steps >= run.next_checkpoint
+        {
+            while run.next_checkpoint <= run.env_steps {
+                run.next_checkpoint += c.every.max(1);
+            }
+            run.episode_counters = venv.episode_counters().to_vec();
+            let mut saved = run.clone();
+            saved.wall_s = wall(&run);
+            super::checkpoint::save(&c.dir, &learner, &saved, task)?;
         }
     }
     let mut ev = evaluate(&learner.policy(), task, config.eval_episodes, EVAL_SEED, threads)?;
-    ev.env_steps = env_steps;
-    ev.wall_s = start.elapsed().as_secs_f64();
-    curve.push(ev.clone());
-    on_progress(&Progress { env_steps, total_steps, wall_s: ev.wall_s, train_success_rate: f64::NAN, train_final_error_mm: f64::NAN, evaluation: Some(ev) });
-    Ok(Trained { learner, curve, env_steps, wall_s: start.elapsed().as_secs_f64() })
+    ev.env_steps = run.env_steps;
+    ev.wall_s = wall(&run);
+    run.curve.push(ev.clone());
+    on_progress(&Progress { env_steps: run.env_steps, total_steps, wall_s: ev.wall_s, train_success_rate: f64::NAN, train_final_error_mm: f64::NAN, evaluation: Some(ev) });
+    Ok(Trained { learner, curve: run.curve.clone(), env_steps: run.env_steps, wall_s: wall(&run) })
+}
+
+/// A new episode record that starts from `first`.
+fn fresh_episode(first: &crate::task::Observation) -> Episode {
+    Episode {
+        observations: first.observation.clone(),
+        achieved_goals: first.achieved_goal.clone(),
+        ..Episode::default()
+    }
 }

@@ -1,0 +1,79 @@
+//! Checkpoints: a run killed with SIGKILL and resumed ends with exactly the
+//! weights of a run never interrupted.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use gesture_lab::policy;
+use gesture_lab::rl::nets::parameters;
+use gesture_lab::rl::sac::{self, Checkpointing, SacHerConfig};
+use gesture_lab::task::TaskConfig;
+
+fn temp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("gesture-lab-resume-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn small() -> SacHerConfig {
+    SacHerConfig::new().with_hidden(16).with_batch_size(32).with_random_steps(200).with_eval_interval(100_000).with_eval_episodes(2)
+}
+
+#[test]
+fn resuming_from_a_checkpoint_gives_the_uninterrupted_weights() {
+    let task = TaskConfig::builtin("needle-reach").unwrap();
+    let whole = sac::train(&task, small(), 1200, 5, 1, &mut |_| {}).unwrap().learner.actor_parameters();
+
+    let dir = temp("inproc");
+    let cp = Checkpointing { dir: dir.clone(), every: 400, resume: true };
+    // The first process stops after 800 steps (its last checkpoint)...
+    sac::train_with_checkpoints(&task, small(), 800, 5, 1, Some(&cp), &mut |_| {}).unwrap();
+    assert!(dir.join("checkpoint/state.json").exists());
+    // ...the second picks up from there.
+    let resumed = sac::train_with_checkpoints(&task, small(), 1200, 5, 1, Some(&cp), &mut |_| {}).unwrap();
+    assert_eq!(resumed.env_steps, 1200);
+    assert_eq!(resumed.learner.actor_parameters(), whole);
+
+    // A checkpoint of another seed is refused by name.
+    let err = sac::train_with_checkpoints(&task, small(), 1200, 6, 1, Some(&cp), &mut |_| {}).err().unwrap();
+    assert!(err.to_string().contains("seed 5, not 6"), "{err}");
+}
+
+fn train_cmd(out: &Path, config: &Path, resume: bool) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_gesture-lab"));
+    c.args(["train", "--task", "needle-reach", "--steps", "3000", "--seed", "2", "--threads", "1", "--quiet"]);
+    c.args(["--checkpoint-every", "500", "--config"]).arg(config).arg("--out").arg(out);
+    if resume {
+        c.arg("--resume");
+    }
+    c
+}
+
+fn actor_of(dir: &Path) -> Vec<f32> {
+    parameters(policy::load(dir, None).unwrap().policy.actor())
+}
+
+#[test]
+fn a_run_killed_with_sigkill_resumes_to_the_same_final_weights() {
+    let config = temp("config.toml");
+    std::fs::write(&config, "hidden = 16\nbatch_size = 32\nrandom_steps = 200\neval_interval = 100000\neval_episodes = 2\n").unwrap();
+
+    let straight = temp("straight");
+    assert!(train_cmd(&straight, &config, false).status().unwrap().success());
+
+    let killed = temp("killed");
+    let mut child = train_cmd(&killed, &config, false).spawn().unwrap();
+    let t0 = Instant::now();
+    while !killed.join("checkpoint/state.json").exists() {
+        assert!(t0.elapsed() < Duration::from_secs(120), "no checkpoint appeared");
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before a checkpoint was seen");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(!killed.join(policy::MANIFEST_FILE).exists(), "killed before the end");
+
+    assert!(train_cmd(&killed, &config, true).status().unwrap().success());
+    assert_eq!(actor_of(&killed), actor_of(&straight));
+}
