@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::env::{ACTION_DIM, Env, VecEnv, episode_seed};
 use crate::policy::{self, Manifest, NetworkSpec};
-use crate::rl::sac::{self, Evaluation, SacHerConfig};
+use crate::rl::sac::{self, SacHerConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 use crate::sim::description::RobotDescription;
 use crate::sim::kinematics::{ARM_DOF, PsmKinematics, tool_down_rotation};
@@ -547,18 +547,6 @@ fn kinematics(cmd: KinematicsCommand) -> Result<()> {
     }
 }
 
-/// The learning curve as CSV.
-pub fn curve_csv(curve: &[Evaluation]) -> String {
-    let mut out = String::from("env_steps,wall_s,success_rate,mean_final_error_mm,mean_steps_to_success\n");
-    for e in curve {
-        out.push_str(&format!(
-            "{},{:.3},{:.4},{:.4},{:.3}\n",
-            e.env_steps, e.wall_s, e.success_rate, e.mean_final_error_mm, e.mean_steps_to_success
-        ));
-    }
-    out
-}
-
 fn train(args: &TrainArgs) -> Result<()> {
     let task = args.task.load()?;
     let mut config = match &args.config {
@@ -625,7 +613,7 @@ fn train(args: &TrainArgs) -> Result<()> {
         weights_bytes: 0,
         weights_sha256: String::new(),
     };
-    policy::save(&out, manifest, &learner.policy_actor(), &curve_csv(&trained.curve))?;
+    policy::save(&out, manifest, &learner.policy_actor(), &trained.curve)?;
     println!(
         "trained {algo} on {} for {} env steps in {:.1} s ({:.0} env steps/s, {} updates)",
         task.task, trained.env_steps, trained.wall_s, trained.env_steps as f64 / trained.wall_s, learner.updates

@@ -6,7 +6,8 @@
 //!   hyper-parameters, seed, env steps, wall time, evaluation, and the
 //!   SHA-256 and size of the weights);
 //! - `actor.bpk`: the actor's weights (burn's burnpack format);
-//! - `curve.csv`: the learning curve.
+//! - `curve.csv` and `curve.png`: the learning curve (evaluation success
+//!   rate and final tip error against env steps).
 //!
 //! Every file is written atomically (a temp file, then a rename). Loading
 //! checks all of it and names the file and the problem when it refuses.
@@ -32,6 +33,7 @@ pub const FORMAT_VERSION: u32 = 1;
 pub const MANIFEST_FILE: &str = "policy.json";
 pub const WEIGHTS_FILE: &str = "actor.bpk";
 pub const CURVE_FILE: &str = "curve.csv";
+pub const CURVE_PLOT: &str = "curve.png";
 
 /// The actor network's shape, enough to rebuild it before loading weights.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -100,8 +102,30 @@ pub fn actor_bytes(actor: &Actor) -> Vec<u8> {
     bytes.to_vec()
 }
 
+/// The learning curve as CSV.
+pub fn curve_csv(curve: &[Evaluation]) -> String {
+    let mut out = String::from("env_steps,wall_s,success_rate,mean_final_error_mm,mean_steps_to_success\n");
+    for e in curve {
+        out.push_str(&format!(
+            "{},{:.3},{:.4},{:.4},{:.3}\n",
+            e.env_steps, e.wall_s, e.success_rate, e.mean_final_error_mm, e.mean_steps_to_success
+        ));
+    }
+    out
+}
+
+/// Draws the learning curve to `path` (PNG), atomically.
+pub fn curve_png(path: &Path, title: &str, curve: &[Evaluation]) -> crate::Result<()> {
+    use crate::plot::{Series, learning_curve};
+    let tmp = path.with_extension("tmp.png");
+    let success = [Series { name: "", points: curve.iter().map(|e| (e.env_steps as f64, 100.0 * e.success_rate)).collect() }];
+    let error = [Series { name: "", points: curve.iter().map(|e| (e.env_steps as f64, e.mean_final_error_mm)).collect() }];
+    learning_curve(&tmp, title, &success, &error).map_err(crate::Error::Invalid)?;
+    std::fs::rename(&tmp, path).map_err(|e| crate::Error::io(path, e))
+}
+
 /// Writes a bundle: weights first, then the manifest that vouches for them.
-pub fn save(dir: &Path, mut manifest: Manifest, actor: &Actor, curve_csv: &str) -> crate::Result<()> {
+pub fn save(dir: &Path, mut manifest: Manifest, actor: &Actor, curve: &[Evaluation]) -> crate::Result<()> {
     let io = |p: &Path, e| crate::Error::io(p, e);
     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
     let weights = actor_bytes(actor);
@@ -111,7 +135,9 @@ pub fn save(dir: &Path, mut manifest: Manifest, actor: &Actor, curve_csv: &str) 
     let w = dir.join(WEIGHTS_FILE);
     write_atomic(&w, &weights).map_err(|e| io(&w, e))?;
     let c = dir.join(CURVE_FILE);
-    write_atomic(&c, curve_csv.as_bytes()).map_err(|e| io(&c, e))?;
+    write_atomic(&c, curve_csv(curve).as_bytes()).map_err(|e| io(&c, e))?;
+    let title = format!("{} on {}: evaluation ({} episodes, deterministic)", manifest.algorithm, manifest.task, manifest.evaluation.episodes);
+    curve_png(&dir.join(CURVE_PLOT), &title, curve)?;
     let m = dir.join(MANIFEST_FILE);
     let json = serde_json::to_string_pretty(&manifest).expect("manifest serialises");
     write_atomic(&m, json.as_bytes()).map_err(|e| io(&m, e))?;

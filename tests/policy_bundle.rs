@@ -40,7 +40,10 @@ fn small_bundle(name: &str) -> PathBuf {
         weights_bytes: 0,
         weights_sha256: String::new(),
     };
-    policy::save(&dir, manifest, &trained.learner.policy_actor(), "env_steps\n").unwrap();
+    policy::save(&dir, manifest, &trained.learner.policy_actor(), &trained.curve).unwrap();
+    // The curve plot is a real PNG.
+    let png = std::fs::read(dir.join(policy::CURVE_PLOT)).unwrap();
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 5_000, "{} bytes", png.len());
     dir
 }
 
@@ -132,4 +135,9 @@ fn a_bundle_round_trips_and_bad_bundles_are_refused_by_name() {
     assert!(e.contains(WEIGHTS_FILE) && e.contains("cannot read"), "{e}");
     let e = load_error(Path::new("/nonexistent/policy"), None);
     assert!(e.contains("/nonexistent/policy/policy.json"), "{e}");
+
+    for name in ["truncated", "flipped", "version", "foreign", "shapes", "missing"] {
+        let _ = std::fs::remove_dir_all(dir.with_file_name(format!("{}-{name}", dir.file_name().unwrap().to_string_lossy())));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -38,6 +38,7 @@ fn resuming_from_a_checkpoint_gives_the_uninterrupted_weights() {
     // A checkpoint of another seed is refused by name.
     let err = sac::train_with_checkpoints(&task, small(), 1200, 6, 1, Some(&cp), &mut |_| {}).err().unwrap();
     assert!(err.to_string().contains("seed 5, not 6"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn train_cmd(out: &Path, config: &Path, resume: bool) -> Command {
@@ -76,4 +77,8 @@ fn a_run_killed_with_sigkill_resumes_to_the_same_final_weights() {
 
     assert!(train_cmd(&killed, &config, true).status().unwrap().success());
     assert_eq!(actor_of(&killed), actor_of(&straight));
+    for d in [&straight, &killed] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+    let _ = std::fs::remove_file(&config);
 }

@@ -1,0 +1,80 @@
+//! Learning-curve plots (PNG) with plotters. Text uses the DejaVu Sans Mono
+//! font shipped in `assets/fonts`, so no system fonts are needed.
+
+use std::path::Path;
+
+use plotters::prelude::*;
+use plotters::style::{FontStyle, register_font};
+
+const FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSansMono.ttf");
+
+fn ensure_font() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if register_font("sans-serif", FontStyle::Normal, FONT).is_err() {
+            eprintln!("warning: the plot font could not be loaded; plots will have no text");
+        }
+    });
+}
+
+/// One line of a plot: a name and (x, y) points.
+pub struct Series<'a> {
+    pub name: &'a str,
+    pub points: Vec<(f64, f64)>,
+}
+
+/// Success rate (%) and final tip error (mm) against env steps, one panel each.
+pub fn learning_curve(path: &Path, title: &str, success: &[Series], error_mm: &[Series]) -> Result<(), String> {
+    ensure_font();
+    let err = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let root = BitMapBackend::new(path, (1000, 720)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let root = root.titled(title, ("sans-serif", 22)).map_err(|e| err(&e))?;
+    let panels = root.split_evenly((2, 1));
+    let max_x = success
+        .iter()
+        .chain(error_mm)
+        .flat_map(|s| s.points.iter().map(|p| p.0))
+        .fold(1.0f64, f64::max);
+    let max_err = error_mm.iter().flat_map(|s| s.points.iter().map(|p| p.1)).filter(|v| v.is_finite()).fold(1.0f64, f64::max);
+    let palette = [BLUE, RED, GREEN, MAGENTA, CYAN, BLACK];
+    for (panel, (series, y_label, y_max)) in panels.iter().zip([(success, "success rate (%)", 100.0), (error_mm, "final tip error (mm)", max_err * 1.05)]) {
+        let mut chart = ChartBuilder::on(panel)
+            .margin(12)
+            .margin_right(40)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0.0..max_x, 0.0..y_max)
+            .map_err(|e| err(&e))?;
+        chart
+            .configure_mesh()
+            .x_desc("env steps")
+            .y_desc(y_label)
+            .x_label_formatter(&|v| format!("{v:.0}"))
+            .y_label_formatter(&|v| if y_max > 10.0 { format!("{v:.0}") } else { format!("{v:.1}") })
+            .max_light_lines(1)
+            .label_style(("sans-serif", 14))
+            .draw()
+            .map_err(|e| err(&e))?;
+        for (i, s) in series.iter().enumerate() {
+            let color = palette[i % palette.len()];
+            let points: Vec<(f64, f64)> = s.points.iter().copied().filter(|p| p.1.is_finite()).collect();
+            chart
+                .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+                .map_err(|e| err(&e))?
+                .label(s.name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+            chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled()))).map_err(|e| err(&e))?;
+        }
+        if series.len() > 1 || series.iter().any(|s| !s.name.is_empty()) {
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .label_font(("sans-serif", 14))
+                .draw()
+                .map_err(|e| err(&e))?;
+        }
+    }
+    root.present().map_err(|e| err(&e))
+}
