@@ -12,6 +12,8 @@ use sha2::{Digest, Sha256};
 
 use crate::env::{ACTION_DIM, Env, VecEnv, episode_seed};
 use crate::policy::{self, Manifest, NetworkSpec};
+use crate::rl::ppo::{self, PpoConfig};
+use burn::module::Module;
 use crate::rl::sac::{self, SacHerConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 use crate::sim::description::RobotDescription;
@@ -114,6 +116,8 @@ pub enum Algo {
     /// Soft Actor-Critic with Hindsight Experience Replay.
     #[value(name = "sac-her")]
     SacHer,
+    /// Proximal Policy Optimisation (on the dense reward).
+    Ppo,
 }
 
 #[derive(Args, Debug)]
@@ -183,6 +187,24 @@ pub struct ReplayArgs {
 pub enum BenchCommand {
     /// Env throughput: steps/s on one thread and on T threads, physics cost, real-time factor.
     Env(BenchEnvArgs),
+    /// Training speed and sample efficiency: SPS, update and inference µs, steps and seconds to 90 %.
+    Train(BenchTrainArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct BenchTrainArgs {
+    #[command(flatten)]
+    pub task: TaskArgs,
+    #[arg(long, value_enum, default_value = "sac-her")]
+    pub algo: Algo,
+    #[arg(long, default_value_t = 50_000)]
+    pub steps: u64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -235,6 +257,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Eval(args) => eval(&args),
         Command::Replay(args) => replay(&args),
         Command::Bench(BenchCommand::Env(args)) => bench_env(&args),
+        Command::Bench(BenchCommand::Train(args)) => bench_train(&args),
         Command::Kinematics(cmd) => kinematics(cmd),
     }
 }
@@ -547,24 +570,35 @@ fn kinematics(cmd: KinematicsCommand) -> Result<()> {
     }
 }
 
+/// What any algorithm's training hands to the bundle writer.
+struct TrainOutcome {
+    algo: &'static str,
+    actor: crate::rl::PolicyNet,
+    normalizer: crate::rl::normalizer::RunningNormalizer,
+    curve: Vec<sac::Evaluation>,
+    env_steps: u64,
+    wall_s: f64,
+    updates: u64,
+    obs_dim: usize,
+    goal_dim: usize,
+    hidden: usize,
+    hyperparameters: serde_json::Value,
+}
+
+fn read_config_file(path: &Option<PathBuf>) -> Result<Option<(String, String)>> {
+    path.as_ref()
+        .map(|p| Ok((std::fs::read_to_string(p).with_context(|| format!("{}", p.display()))?, p.display().to_string())))
+        .transpose()
+}
+
 fn train(args: &TrainArgs) -> Result<()> {
-    let task = args.task.load()?;
-    let mut config = match &args.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
-            SacHerConfig::from_toml(&text, &path.display().to_string())?
-        }
-        None => SacHerConfig::new(),
-    };
-    if let Some(envs) = args.envs {
-        config.envs = envs;
-    }
-    config.validate("--envs")?;
+    let mut task = args.task.load()?;
     if args.steps == 0 {
         bail!("--steps 0: train for at least one step");
     }
-    let algo = "sac-her";
+    let algo = match args.algo { Algo::SacHer => "sac-her", Algo::Ppo => "ppo" };
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from(format!("policies/{}-{algo}-seed{}", task.task, args.seed)));
+    let config_text = read_config_file(&args.config)?;
 
     let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(args.steps) };
     bar.set_style(
@@ -574,8 +608,7 @@ fn train(args: &TrainArgs) -> Result<()> {
     );
     let mut last_train = String::new();
     let mut last_eval = String::new();
-    let checkpointing = sac::Checkpointing { dir: out.clone(), every: args.checkpoint_every.max(1), resume: args.resume };
-    let trained = sac::train_with_checkpoints(&task, config.clone(), args.steps, args.seed, args.threads, Some(&checkpointing), &mut |p| {
+    let mut on_progress = |p: &sac::Progress| {
         bar.set_position(p.env_steps);
         match &p.evaluation {
             Some(e) => {
@@ -587,36 +620,92 @@ fn train(args: &TrainArgs) -> Result<()> {
             None => last_train = format!("train success {:.0} % err {:.1} mm", p.train_success_rate * 100.0, p.train_final_error_mm),
         }
         bar.set_message(format!("{last_train} | {last_eval}"));
-    })?;
+    };
+
+    let outcome = match args.algo {
+        Algo::SacHer => {
+            let mut config = match &config_text {
+                Some((text, origin)) => SacHerConfig::from_toml(text, origin)?,
+                None => SacHerConfig::new(),
+            };
+            if let Some(envs) = args.envs {
+                config.envs = envs;
+            }
+            config.validate("--envs")?;
+            let checkpointing = sac::Checkpointing { dir: out.clone(), every: args.checkpoint_every.max(1), resume: args.resume };
+            let t = sac::train_with_checkpoints(&task, config.clone(), args.steps, args.seed, args.threads, Some(&checkpointing), &mut on_progress)?;
+            TrainOutcome {
+                algo,
+                actor: t.learner.policy_actor(),
+                normalizer: t.learner.normalizer.clone(),
+                curve: t.curve,
+                env_steps: t.env_steps,
+                wall_s: t.wall_s,
+                updates: t.learner.updates,
+                obs_dim: t.learner.obs_dim,
+                goal_dim: t.learner.goal_dim,
+                hidden: config.hidden,
+                hyperparameters: serde_json::to_value(&config)?,
+            }
+        }
+        Algo::Ppo => {
+            if args.resume {
+                bail!("--resume: checkpoints are written by sac-her only so far");
+            }
+            let mut config = match &config_text {
+                Some((text, origin)) => PpoConfig::from_toml(text, origin)?,
+                None => PpoConfig::new(),
+            };
+            if let Some(envs) = args.envs {
+                config.envs = envs;
+            }
+            config.validate("--envs")?;
+            // PPO learns from the dense reward (minus the distance to the goal).
+            task.episode.reward = crate::task::RewardMode::Dense;
+            let t = ppo::train(&task, config.clone(), args.steps, args.seed, args.threads, &mut on_progress)?;
+            TrainOutcome {
+                algo,
+                actor: crate::rl::PolicyNet::Gaussian(t.agent.actor.valid()),
+                normalizer: t.normalizer.clone(),
+                curve: t.curve,
+                env_steps: t.env_steps,
+                wall_s: t.wall_s,
+                updates: t.updates,
+                obs_dim: t.obs_dim,
+                goal_dim: t.goal_dim,
+                hidden: config.hidden,
+                hyperparameters: serde_json::to_value(&config)?,
+            }
+        }
+    };
     bar.finish();
 
-    let final_eval = trained.curve.last().cloned().expect("training ends with an evaluation");
-    let learner = &trained.learner;
+    let final_eval = outcome.curve.last().cloned().expect("training ends with an evaluation");
     let manifest = Manifest {
         format: policy::FORMAT.into(),
         format_version: policy::FORMAT_VERSION,
         crate_version: env!("CARGO_PKG_VERSION").into(),
         task: task.task.clone(),
         task_config: task.clone(),
-        observation_dim: learner.obs_dim,
-        goal_dim: learner.goal_dim,
+        observation_dim: outcome.obs_dim,
+        goal_dim: outcome.goal_dim,
         action_dim: ACTION_DIM,
-        network: NetworkSpec { kind: "tanh-gaussian-mlp".into(), hidden: config.hidden },
-        normalizer: learner.normalizer.clone(),
-        algorithm: algo.into(),
-        hyperparameters: serde_json::to_value(&config)?,
+        network: NetworkSpec { kind: outcome.actor.kind().into(), hidden: outcome.hidden },
+        normalizer: outcome.normalizer.clone(),
+        algorithm: outcome.algo.into(),
+        hyperparameters: outcome.hyperparameters.clone(),
         seed: args.seed,
-        env_steps: trained.env_steps,
-        wall_time_s: trained.wall_s,
+        env_steps: outcome.env_steps,
+        wall_time_s: outcome.wall_s,
         evaluation: final_eval.clone(),
         weights_file: String::new(),
         weights_bytes: 0,
         weights_sha256: String::new(),
     };
-    policy::save(&out, manifest, &learner.policy_actor(), &trained.curve)?;
+    policy::save(&out, manifest, &outcome.actor, &outcome.curve)?;
     println!(
         "trained {algo} on {} for {} env steps in {:.1} s ({:.0} env steps/s, {} updates)",
-        task.task, trained.env_steps, trained.wall_s, trained.env_steps as f64 / trained.wall_s, learner.updates
+        task.task, outcome.env_steps, outcome.wall_s, outcome.env_steps as f64 / outcome.wall_s, outcome.updates
     );
     println!(
         "evaluation ({} episodes): success {:.1} %, mean final tip error {:.2} mm",
@@ -706,5 +795,96 @@ fn replay(args: &ReplayArgs) -> Result<()> {
         }
         None => print!("{json}"),
     }
+    Ok(())
+}
+
+#[derive(Serialize, Debug)]
+pub struct BenchTrainReport {
+    pub task: String,
+    pub algo: String,
+    pub env_steps: u64,
+    pub wall_s: f64,
+    /// Env steps per wall second over the whole run, updates and evaluations included.
+    pub env_steps_per_s: f64,
+    pub updates: u64,
+    /// SAC: median of one gradient step (batch 256). PPO: run wall time per
+    /// minibatch update, rollouts and evaluations included.
+    pub update_us: f64,
+    pub inference_1_obs_us: f64,
+    pub inference_batch_256_us: f64,
+    /// First evaluation at or above 90 % success.
+    pub env_steps_to_90: Option<u64>,
+    pub wall_s_to_90: Option<f64>,
+    pub final_success_rate: f64,
+    pub final_error_mm: f64,
+}
+
+fn median_us(mut samples: Vec<f64>) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+fn bench_train(args: &BenchTrainArgs) -> Result<()> {
+    let mut task = args.task.load()?;
+    let time = |f: &mut dyn FnMut()| -> f64 {
+        median_us((0..300).map(|_| { let t = Instant::now(); f(); t.elapsed().as_secs_f64() * 1e6 }).collect())
+    };
+    let (algo, curve, env_steps, wall_s, updates, update, policy) = match args.algo {
+        Algo::SacHer => {
+            let mut trained = sac::train(&task, SacHerConfig::new(), args.steps, args.seed, args.threads, &mut |_| {})?;
+            // Updates on the trained learner's replay buffer.
+            let reward_task = task.build_task();
+            let reward = |a: &[f32], g: &[f32]| reward_task.compute_reward(a, g);
+            let updates = trained.learner.updates;
+            let update = median_us((0..200).map(|_| { let t = Instant::now(); trained.learner.update(&reward); t.elapsed().as_secs_f64() * 1e6 }).collect());
+            ("sac-her", trained.curve.clone(), trained.env_steps, trained.wall_s, updates, update, trained.learner.policy())
+        }
+        Algo::Ppo => {
+            task.episode.reward = crate::task::RewardMode::Dense;
+            // Evaluate often enough to see when 90 % is reached.
+            let config = PpoConfig::new().with_eval_interval(12_800);
+            let trained = ppo::train(&task, config, args.steps, args.seed, args.threads, &mut |_| {})?;
+            let per_update = trained.wall_s * 1e6 / trained.updates as f64;
+            ("ppo", trained.curve.clone(), trained.env_steps, trained.wall_s, trained.updates, per_update, trained.policy())
+        }
+    };
+    let to_90 = curve.iter().find(|e| e.success_rate >= 0.9);
+    let last = curve.last().cloned().expect("a final evaluation");
+
+    // Inference: one observation, and a batch, through the trained policy.
+    let mut env = Env::new(task.clone())?;
+    let obs = env.reset(1)?;
+    let batch = vec![obs.clone(); 256];
+    let one = time(&mut || { std::hint::black_box(policy.act(std::slice::from_ref(&obs))); });
+    let many = time(&mut || { std::hint::black_box(policy.act(&batch)); });
+
+    let report = BenchTrainReport {
+        task: task.task.clone(),
+        algo: algo.into(),
+        env_steps,
+        wall_s,
+        env_steps_per_s: env_steps as f64 / wall_s,
+        updates,
+        update_us: update,
+        inference_1_obs_us: one,
+        inference_batch_256_us: many,
+        env_steps_to_90: to_90.map(|e| e.env_steps),
+        wall_s_to_90: to_90.map(|e| e.wall_s),
+        final_success_rate: last.success_rate,
+        final_error_mm: last.mean_final_error_mm,
+    };
+    if args.json {
+        return print_json(&report);
+    }
+    println!("task {}, {} for {} env steps", report.task, report.algo, report.env_steps);
+    println!("  wall time                    {:>10.1} s ({:.0} env steps/s, {} updates)", report.wall_s, report.env_steps_per_s, report.updates);
+    println!("  update                       {:>10.0} us ({})", report.update_us, if report.algo == "ppo" { "wall time per minibatch update, rollouts included" } else { "one SAC step, batch 256" });
+    println!("  inference, 1 observation     {:>10.1} us", report.inference_1_obs_us);
+    println!("  inference, 256 observations  {:>10.1} us", report.inference_batch_256_us);
+    match (report.env_steps_to_90, report.wall_s_to_90) {
+        (Some(s), Some(w)) => println!("  90 % success reached at      {s:>10} env steps, {w:.1} s"),
+        _ => println!("  90 % success not reached"),
+    }
+    println!("  final success                {:>10.1} % (error {:.2} mm)", report.final_success_rate * 100.0, report.final_error_mm);
     Ok(())
 }

@@ -22,7 +22,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::env::{ACTION_DIM, Env};
-use crate::rl::GoalPolicy;
+use crate::rl::ppo::GaussianActor;
+use crate::rl::{GoalPolicy, PolicyNet};
 use crate::rl::nets::Actor;
 use crate::rl::normalizer::RunningNormalizer;
 use crate::rl::sac::Evaluation;
@@ -38,7 +39,9 @@ pub const CURVE_PLOT: &str = "curve.png";
 /// The actor network's shape, enough to rebuild it before loading weights.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NetworkSpec {
-    /// "tanh-gaussian-mlp": two ReLU hidden layers, mean and log-std heads.
+    /// "tanh-gaussian-mlp" (SAC: two ReLU hidden layers, mean and log-std
+    /// heads, tanh squashing) or "gaussian-mlp" (PPO: mean network and a
+    /// state-independent log-std).
     pub kind: String,
     pub hidden: usize,
 }
@@ -97,9 +100,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// The actor's weights as burnpack bytes.
-pub fn actor_bytes(actor: &Actor) -> Vec<u8> {
-    let bytes = actor.clone().into_record().into_bytes().expect("an in-memory record serialises");
-    bytes.to_vec()
+pub fn actor_bytes(actor: &PolicyNet) -> Vec<u8> {
+    let record = match actor {
+        PolicyNet::TanhGaussian(a) => a.clone().into_record(),
+        PolicyNet::Gaussian(a) => a.clone().into_record(),
+    };
+    record.into_bytes().expect("an in-memory record serialises").to_vec()
 }
 
 /// The learning curve as CSV.
@@ -125,9 +131,10 @@ pub fn curve_png(path: &Path, title: &str, curve: &[Evaluation]) -> crate::Resul
 }
 
 /// Writes a bundle: weights first, then the manifest that vouches for them.
-pub fn save(dir: &Path, mut manifest: Manifest, actor: &Actor, curve: &[Evaluation]) -> crate::Result<()> {
+pub fn save(dir: &Path, mut manifest: Manifest, actor: &PolicyNet, curve: &[Evaluation]) -> crate::Result<()> {
     let io = |p: &Path, e| crate::Error::io(p, e);
     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    manifest.network.kind = actor.kind().into();
     let weights = actor_bytes(actor);
     manifest.weights_file = WEIGHTS_FILE.into();
     manifest.weights_bytes = weights.len() as u64;
@@ -187,7 +194,7 @@ pub fn load(dir: &Path, expected_task: Option<&str>) -> Result<LoadedPolicy, Pol
     if manifest.normalizer.dim() != obs_dim + goal_dim {
         return Err(file_error(&m, format!("normaliser has {} components, the policy input has {}", manifest.normalizer.dim(), obs_dim + goal_dim)));
     }
-    if manifest.network.kind != "tanh-gaussian-mlp" || manifest.network.hidden == 0 {
+    if !matches!(manifest.network.kind.as_str(), "tanh-gaussian-mlp" | "gaussian-mlp") || manifest.network.hidden == 0 {
         return Err(file_error(&m, format!("unknown network {:?}", manifest.network)));
     }
 
@@ -206,9 +213,13 @@ pub fn load(dir: &Path, expected_task: Option<&str>) -> Result<LoadedPolicy, Pol
     let device = Device::flex();
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
         .map_err(|e| file_error(&w, format!("not burnpack weights: {e}")))?;
-    let actor = Actor::new(obs_dim + goal_dim, ACTION_DIM, manifest.network.hidden, &device)
-        .try_load_record(record)
-        .map_err(|e| file_error(&w, format!("weights do not fit the network: {e}")))?;
+    let (input, hidden) = (obs_dim + goal_dim, manifest.network.hidden);
+    let misfit = |e: burn::store::RecordError| file_error(&w, format!("weights do not fit the network: {e}"));
+    let actor = if manifest.network.kind == "gaussian-mlp" {
+        PolicyNet::Gaussian(GaussianActor::new(input, hidden, 0.0, &device).try_load_record(record).map_err(misfit)?)
+    } else {
+        PolicyNet::TanhGaussian(Actor::new(input, ACTION_DIM, hidden, &device).try_load_record(record).map_err(misfit)?)
+    };
     let policy = GoalPolicy::new(actor, manifest.normalizer.clone(), obs_dim, goal_dim);
     Ok(LoadedPolicy { manifest, policy })
 }

@@ -37,3 +37,33 @@ fn a_short_training_run_beats_random_actions() {
     assert_eq!(first.success_rate, 0.0);
     assert!(last.success_rate >= 0.5, "success {}", last.success_rate);
 }
+
+mod ppo_learning {
+    use gesture_lab::rl::ppo::{self, PpoConfig};
+    use gesture_lab::task::{RewardMode, TaskConfig};
+
+    fn dense() -> TaskConfig {
+        let mut task = TaskConfig::builtin("needle-reach").unwrap();
+        task.episode.reward = RewardMode::Dense;
+        task
+    }
+
+    #[test]
+    fn ppo_training_with_the_same_seed_gives_identical_weights() {
+        let config = PpoConfig::new().with_envs(4).with_rollout_steps(50).with_eval_interval(1_000_000).with_eval_episodes(2);
+        let run = |seed| ppo::train(&dense(), config.clone(), 800, seed, 2, &mut |_| {}).unwrap().actor_parameters();
+        let a = run(3);
+        assert_eq!(a, run(3));
+        assert_ne!(a, run(4));
+    }
+
+    #[test]
+    fn a_short_ppo_run_learns_to_reach() {
+        let config = PpoConfig::new().with_eval_interval(1_000_000).with_eval_episodes(40);
+        let trained = ppo::train(&dense(), config, 64_000, 0, 0, &mut |_| {}).unwrap();
+        let (first, last) = (&trained.curve[0], trained.curve.last().unwrap());
+        assert_eq!(first.success_rate, 0.0);
+        assert!(last.success_rate >= 0.8, "success {}", last.success_rate);
+        assert!(last.mean_final_error_mm < 0.2 * first.mean_final_error_mm, "{} → {} mm", first.mean_final_error_mm, last.mean_final_error_mm);
+    }
+}

@@ -141,3 +141,45 @@ fn a_bundle_round_trips_and_bad_bundles_are_refused_by_name() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_ppo_bundle_round_trips() {
+    use gesture_lab::rl::ppo::{self, PpoConfig};
+    use gesture_lab::rl::PolicyNet;
+    let dir = std::env::temp_dir().join(format!("gesture-lab-test-ppo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut task = TaskConfig::builtin("needle-reach").unwrap();
+    task.episode.reward = gesture_lab::task::RewardMode::Dense;
+    let config = PpoConfig::new().with_envs(2).with_rollout_steps(50).with_hidden(16).with_eval_interval(1_000_000).with_eval_episodes(2);
+    let trained = ppo::train(&task, config.clone(), 200, 1, 1, &mut |_| {}).unwrap();
+    let actor = PolicyNet::Gaussian(burn::module::Module::valid(&trained.agent.actor));
+    let manifest = policy::Manifest {
+        format: policy::FORMAT.into(),
+        format_version: policy::FORMAT_VERSION,
+        crate_version: env!("CARGO_PKG_VERSION").into(),
+        task: task.task.clone(),
+        task_config: task.clone(),
+        observation_dim: trained.obs_dim,
+        goal_dim: trained.goal_dim,
+        action_dim: 5,
+        network: policy::NetworkSpec { kind: String::new(), hidden: 16 },
+        normalizer: trained.normalizer.clone(),
+        algorithm: "ppo".into(),
+        hyperparameters: serde_json::to_value(&config).unwrap(),
+        seed: 1,
+        env_steps: trained.env_steps,
+        wall_time_s: trained.wall_s,
+        evaluation: trained.curve.last().unwrap().clone(),
+        weights_file: String::new(),
+        weights_bytes: 0,
+        weights_sha256: String::new(),
+    };
+    policy::save(&dir, manifest, &actor, &trained.curve).unwrap();
+    let loaded = policy::load(&dir, Some("needle-reach")).unwrap();
+    assert_eq!(loaded.manifest.network.kind, "gaussian-mlp");
+    assert_eq!(loaded.policy.actor().parameters(), actor.parameters());
+    let mut env = Env::new(task).unwrap();
+    let obs = env.reset(2).unwrap();
+    assert_eq!(loaded.policy.act(std::slice::from_ref(&obs)), trained.policy().act(std::slice::from_ref(&obs)));
+    let _ = std::fs::remove_dir_all(&dir);
+}

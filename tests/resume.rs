@@ -6,7 +6,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use gesture_lab::policy;
-use gesture_lab::rl::nets::parameters;
 use gesture_lab::rl::sac::{self, Checkpointing, SacHerConfig};
 use gesture_lab::task::TaskConfig;
 
@@ -52,7 +51,7 @@ fn train_cmd(out: &Path, config: &Path, resume: bool) -> Command {
 }
 
 fn actor_of(dir: &Path) -> Vec<f32> {
-    parameters(policy::load(dir, None).unwrap().policy.actor())
+    policy::load(dir, None).unwrap().policy.actor().parameters()
 }
 
 #[test]

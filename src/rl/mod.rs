@@ -5,6 +5,7 @@ pub mod checkpoint;
 pub mod her;
 pub mod nets;
 pub mod normalizer;
+pub mod ppo;
 pub mod sac;
 
 use burn::prelude::*;
@@ -34,10 +35,56 @@ pub fn standard_normal(rng: &mut Rng, n: usize) -> Vec<f32> {
         .collect()
 }
 
+/// The two kinds of actor a policy can hold.
+pub enum PolicyNet {
+    /// SAC's tanh-squashed Gaussian ("tanh-gaussian-mlp").
+    TanhGaussian(Actor),
+    /// PPO's Gaussian with a state-independent log-std ("gaussian-mlp").
+    Gaussian(ppo::GaussianActor),
+}
+
+impl PolicyNet {
+    /// The name a policy manifest records.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PolicyNet::TanhGaussian(_) => "tanh-gaussian-mlp",
+            PolicyNet::Gaussian(_) => "gaussian-mlp",
+        }
+    }
+
+    fn deterministic(&self, x: Tensor<2>) -> Tensor<2> {
+        match self {
+            PolicyNet::TanhGaussian(a) => a.deterministic(x),
+            PolicyNet::Gaussian(a) => a.deterministic(x),
+        }
+    }
+
+    /// All parameters as one vector (comparisons, tests).
+    pub fn parameters(&self) -> Vec<f32> {
+        match self {
+            PolicyNet::TanhGaussian(a) => nets::parameters(a),
+            PolicyNet::Gaussian(a) => nets::parameters(a),
+        }
+    }
+}
+
+/// Reads `defaults` overridden by the fields of a TOML table; an unknown
+/// field is an error that names it.
+pub fn config_from_toml<C: serde::Serialize + serde::de::DeserializeOwned>(defaults: C, text: &str, origin: &str) -> crate::Result<C> {
+    let bad = |message: String| crate::Error::Config { origin: origin.into(), message };
+    let mut value = serde_json::to_value(defaults).expect("configs serialise");
+    let overrides: toml::Table = toml::from_str(text).map_err(|e| bad(e.to_string()))?;
+    for (key, v) in overrides {
+        let slot = value.get_mut(&key).ok_or_else(|| bad(format!("unknown hyper-parameter `{key}`")))?;
+        *slot = serde_json::to_value(v).expect("TOML values are JSON values");
+    }
+    serde_json::from_value(value).map_err(|e| bad(e.to_string()))
+}
+
 /// A trained goal-conditioned actor ready to act: inference weights plus the
 /// input normaliser. One forward serves a whole batch of envs.
 pub struct GoalPolicy {
-    actor: Actor,
+    actor: PolicyNet,
     pub normalizer: RunningNormalizer,
     pub obs_dim: usize,
     pub goal_dim: usize,
@@ -45,11 +92,11 @@ pub struct GoalPolicy {
 }
 
 impl GoalPolicy {
-    pub fn new(actor: Actor, normalizer: RunningNormalizer, obs_dim: usize, goal_dim: usize) -> Self {
+    pub fn new(actor: PolicyNet, normalizer: RunningNormalizer, obs_dim: usize, goal_dim: usize) -> Self {
         Self { actor, normalizer, obs_dim, goal_dim, device: Device::flex() }
     }
 
-    pub fn actor(&self) -> &Actor {
+    pub fn actor(&self) -> &PolicyNet {
         &self.actor
     }
 
@@ -72,6 +119,13 @@ impl GoalPolicy {
     /// Exploratory actions with the given standard-normal noise.
     pub fn sample(&self, obs: &[Observation], noise: &[f32]) -> Vec<f32> {
         let noise = tensor(noise.to_vec(), obs.len(), ACTION_DIM, &self.device);
-        values(self.actor.sample(self.inputs(obs), noise).0)
+        match &self.actor {
+            PolicyNet::TanhGaussian(a) => values(a.sample(self.inputs(obs), noise).0),
+            PolicyNet::Gaussian(a) => {
+                let mean = a.mean(self.inputs(obs));
+                let std = a.log_std.val().exp().unsqueeze::<2>().repeat_dim(0, obs.len());
+                values((mean + std * noise).clamp(-1.0, 1.0))
+            }
+        }
     }
 }

@@ -81,16 +81,7 @@ pub struct SacHerConfig {
 impl SacHerConfig {
     /// The defaults, overridden by any field of a TOML table.
     pub fn from_toml(text: &str, origin: &str) -> Result<Self> {
-        let mut value = serde_json::to_value(Self::new()).expect("config serialises");
-        let overrides: toml::Table = toml::from_str(text).map_err(|e| crate::Error::Config { origin: origin.into(), message: e.to_string() })?;
-        for (key, v) in overrides {
-            let slot = value.get_mut(&key).ok_or_else(|| crate::Error::Config {
-                origin: origin.into(),
-                message: format!("unknown SAC+HER hyper-parameter `{key}`"),
-            })?;
-            *slot = serde_json::to_value(v).expect("TOML values are JSON values");
-        }
-        let config: Self = serde_json::from_value(value).map_err(|e| crate::Error::Config { origin: origin.into(), message: e.to_string() })?;
+        let config = super::config_from_toml(Self::new(), text, origin)?;
         config.validate(origin)?;
         Ok(config)
     }
@@ -217,12 +208,12 @@ impl SacHer {
 
     /// The current actor as an inference policy (plain device, no gradients).
     pub fn policy(&self) -> GoalPolicy {
-        GoalPolicy::new(self.actor.valid(), self.normalizer.clone(), self.obs_dim, self.goal_dim)
+        GoalPolicy::new(super::PolicyNet::TanhGaussian(self.actor.valid()), self.normalizer.clone(), self.obs_dim, self.goal_dim)
     }
 
     /// The actor for inference (plain device).
-    pub fn policy_actor(&self) -> Actor {
-        self.actor.valid()
+    pub fn policy_actor(&self) -> super::PolicyNet {
+        super::PolicyNet::TanhGaussian(self.actor.valid())
     }
 
     pub fn actor_parameters(&self) -> Vec<f32> {
