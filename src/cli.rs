@@ -649,9 +649,6 @@ fn train(args: &TrainArgs) -> Result<()> {
             }
         }
         Algo::Ppo => {
-            if args.resume {
-                bail!("--resume: checkpoints are written by sac-her only so far");
-            }
             let mut config = match &config_text {
                 Some((text, origin)) => PpoConfig::from_toml(text, origin)?,
                 None => PpoConfig::new(),
@@ -662,7 +659,8 @@ fn train(args: &TrainArgs) -> Result<()> {
             config.validate("--envs")?;
             // PPO learns from the dense reward (minus the distance to the goal).
             task.episode.reward = crate::task::RewardMode::Dense;
-            let t = ppo::train(&task, config.clone(), args.steps, args.seed, args.threads, &mut on_progress)?;
+            let checkpointing = sac::Checkpointing { dir: out.clone(), every: args.checkpoint_every.max(1), resume: args.resume };
+            let t = ppo::train_with_checkpoints(&task, config.clone(), args.steps, args.seed, args.threads, Some(&checkpointing), &mut on_progress)?;
             TrainOutcome {
                 algo,
                 actor: crate::rl::PolicyNet::Gaussian(t.agent.actor.valid()),

@@ -81,3 +81,33 @@ fn a_run_killed_with_sigkill_resumes_to_the_same_final_weights() {
     }
     let _ = std::fs::remove_file(&config);
 }
+
+#[test]
+fn ppo_resumes_from_its_checkpoint_to_the_uninterrupted_weights() {
+    use gesture_lab::rl::ppo::{self, PpoConfig};
+    let mut task = TaskConfig::builtin("needle-reach").unwrap();
+    task.episode.reward = gesture_lab::task::RewardMode::Dense;
+    // A constant learning rate, so that a shorter first run is a true prefix
+    // of the long one (with annealing the schedule depends on --steps).
+    let config = PpoConfig::new().with_envs(4).with_rollout_steps(50).with_hidden(16).with_anneal_lr(false).with_eval_interval(100_000).with_eval_episodes(2);
+    let whole = ppo::train(&task, config.clone(), 1000, 7, 1, &mut |_| {}).unwrap().actor_parameters();
+
+    let dir = temp("ppo");
+    let cp = Checkpointing { dir: dir.clone(), every: 200, resume: true };
+    ppo::train_with_checkpoints(&task, config.clone(), 600, 7, 1, Some(&cp), &mut |_| {}).unwrap();
+    assert!(dir.join("checkpoint/state.json").exists());
+    let resumed = ppo::train_with_checkpoints(&task, config.clone(), 1000, 7, 1, Some(&cp), &mut |_| {}).unwrap();
+    assert_eq!(resumed.env_steps, 1000);
+    assert_eq!(resumed.actor_parameters(), whole);
+
+    // With annealing, resuming under another --steps is refused by name.
+    let annealed = config.clone().with_anneal_lr(true);
+    let dir2 = temp("ppo-anneal");
+    let cp2 = Checkpointing { dir: dir2.clone(), every: 200, resume: true };
+    ppo::train_with_checkpoints(&task, annealed.clone(), 600, 7, 1, Some(&cp2), &mut |_| {}).unwrap();
+    let err = ppo::train_with_checkpoints(&task, annealed, 1000, 7, 1, Some(&cp2), &mut |_| {}).err().unwrap();
+    assert!(err.to_string().contains("made for 3 rollouts, not 5"), "{err}");
+    for d in [&dir, &dir2] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}

@@ -18,7 +18,9 @@ use rand::seq::SliceRandom;
 
 use super::nets::{Mlp, MlpConfig, init_parameters, parameters, tensor, values};
 use super::normalizer::RunningNormalizer;
+use super::checkpoint::Checkpointing;
 use super::sac::{EVAL_SEED, Evaluation, Progress, evaluate};
+use serde::{Deserialize, Serialize};
 use super::{GoalPolicy, PolicyNet, standard_normal, stream};
 use crate::env::{ACTION_DIM, VecEnv};
 use crate::error::Result;
@@ -204,6 +206,30 @@ fn inputs(obs: &[Observation], normalizer: &RunningNormalizer) -> Vec<f32> {
     x
 }
 
+/// Everything a PPO checkpoint holds besides the agent and optimiser.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct PpoState {
+    format: String,
+    config: PpoConfig,
+    task: TaskConfig,
+    seed: u64,
+    /// Rollouts the run was planned for (the learning-rate schedule's length).
+    rollouts: u64,
+    next_rollout: u64,
+    env_steps: u64,
+    next_eval: u64,
+    next_checkpoint: u64,
+    updates: u64,
+    curve: Vec<Evaluation>,
+    normalizer: RunningNormalizer,
+    return_stats: RunningNormalizer,
+    discounted: Vec<f64>,
+    episode_counters: Vec<u64>,
+    wall_s: f64,
+}
+
+const PPO_FORMAT: &str = "gesture-lab-ppo-checkpoint-1";
+
 /// Trains PPO on `task` for `total_steps` env steps.
 pub fn train(
     task: &TaskConfig,
@@ -211,6 +237,20 @@ pub fn train(
     total_steps: u64,
     seed: u64,
     threads: usize,
+    on_progress: &mut dyn FnMut(&Progress),
+) -> Result<TrainedPpo> {
+    train_with_checkpoints(task, config, total_steps, seed, threads, None, on_progress)
+}
+
+/// [`train`], saving checkpoints at rollout ends that fall on episode
+/// boundaries, and resuming from them.
+pub fn train_with_checkpoints(
+    task: &TaskConfig,
+    config: PpoConfig,
+    total_steps: u64,
+    seed: u64,
+    threads: usize,
+    checkpointing: Option<&Checkpointing>,
     on_progress: &mut dyn FnMut(&Progress),
 ) -> Result<TrainedPpo> {
     config.validate("PPO config")?;
@@ -225,10 +265,10 @@ pub fn train(
     let mut agent = init_parameters(ActorCritic::new(input, &config, &device), &mut init_rng);
     // The log-std is a parameter, not a weight: back to its configured start.
     agent.actor.log_std = Param::from_tensor(Tensor::<1>::from_floats([config.init_log_std as f32; ACTION_DIM], &device));
-    let mut optimizer = AdamConfig::new()
+    let adam = AdamConfig::new()
         .with_epsilon(1e-5)
-        .with_grad_clipping(Some(GradientClippingConfig::Norm(config.max_grad_norm as f32)))
-        .init();
+        .with_grad_clipping(Some(GradientClippingConfig::Norm(config.max_grad_norm as f32)));
+    let mut optimizer = adam.init();
     let mut normalizer = RunningNormalizer::new(input, config.obs_clip as f32);
     // Running variance of discounted returns, for reward scaling.
     let mut return_stats = RunningNormalizer::new(1, f32::MAX);
@@ -236,15 +276,39 @@ pub fn train(
 
     let batch = e * t_max;
     let rollouts = total_steps.div_ceil(batch as u64);
-    let mut obs = venv.reset()?;
+    let every = checkpointing.map_or(u64::MAX, |c| c.every.max(1));
     let (mut env_steps, mut next_eval, mut updates, mut curve) = (0u64, 0u64, 0u64, Vec::new());
+    let (mut first_rollout, mut next_checkpoint, mut wall_before) = (0u64, every, 0.0f64);
+    let mut obs = match checkpointing.filter(|c| c.resume).map(|c| super::checkpoint::read_dir(&c.dir)).transpose()?.flatten() {
+        Some(cp) => {
+            let state: PpoState = serde_json::from_value(cp.state.clone()).map_err(|e| cp.error(format!("not a PPO checkpoint: {e}")))?;
+            if state.format != PPO_FORMAT {
+                return Err(cp.error(format!("checkpoint format `{}`, expected `{PPO_FORMAT}`", state.format)));
+            }
+            super::checkpoint::check_same(&cp, &state.task, task, state.config == config, state.seed, seed)?;
+            if config.anneal_lr && state.rollouts != rollouts {
+                return Err(cp.error(format!(
+                    "the checkpoint was made for {} rollouts, not {rollouts}: with anneal_lr the learning-rate schedule depends on --steps",
+                    state.rollouts
+                )));
+            }
+            agent = ActorCritic::new(input, &config, &device).try_load_record(cp.record("agent.bpk")?).map_err(|e| cp.error(e))?;
+            optimizer = cp.optimizer("optimizer.bin", &adam)?;
+            (first_rollout, env_steps, next_eval, next_checkpoint, updates, curve) =
+                (state.next_rollout, state.env_steps, state.next_eval, state.next_checkpoint, state.updates, state.curve);
+            (normalizer, return_stats, discounted, wall_before) = (state.normalizer, state.return_stats, state.discounted, state.wall_s);
+            venv.reset_to(&state.episode_counters)?
+        }
+        None => venv.reset()?,
+    };
+    let wall = || wall_before + start.elapsed().as_secs_f64();
     let (mut window_success, mut window_error, mut window_count) = (0usize, 0.0f64, 0usize);
-    for rollout in 0..rollouts {
+    for rollout in first_rollout..rollouts {
         if env_steps >= next_eval {
             let policy = GoalPolicy::new(PolicyNet::Gaussian(agent.actor.valid()), normalizer.clone(), obs_dim, goal_dim);
             let mut ev = evaluate(&policy, task, config.eval_episodes, EVAL_SEED, threads)?;
             ev.env_steps = env_steps;
-            ev.wall_s = start.elapsed().as_secs_f64();
+            ev.wall_s = wall();
             curve.push(ev.clone());
             on_progress(&Progress { env_steps, total_steps, wall_s: ev.wall_s, train_success_rate: f64::NAN, train_final_error_mm: f64::NAN, evaluation: Some(ev) });
             next_eval += config.eval_interval as u64;
@@ -256,6 +320,7 @@ pub fn train(
         let (mut log_probs, mut rewards, mut dones, mut values_old) =
             (Vec::with_capacity(batch), Vec::with_capacity(batch), Vec::with_capacity(batch), Vec::with_capacity(batch));
         let log_std: Vec<f32> = inference.actor.log_std.val().into_data().try_into_vec::<f32>().expect("f32");
+        let mut all_done_at_end = false;
         for t in 0..t_max {
             let raw: Vec<f32> = obs.iter().flat_map(|o| o.observation.iter().chain(&o.desired_goal).copied()).collect();
             normalizer.update(&raw);
@@ -310,13 +375,14 @@ pub fn train(
             }
             xs.extend_from_slice(&x);
             actions.extend_from_slice(&step_actions);
+            all_done_at_end = finals.len() == e;
             obs = step.observations;
         }
         if window_count > 0 {
             on_progress(&Progress {
                 env_steps,
                 total_steps,
-                wall_s: start.elapsed().as_secs_f64(),
+                wall_s: wall(),
                 train_success_rate: window_success as f64 / window_count as f64,
                 train_final_error_mm: window_error / window_count as f64,
                 evaluation: None,
@@ -389,12 +455,44 @@ pub fn train(
                 updates += 1;
             }
         }
+        // Checkpoint where every env has just started an episode.
+        if let Some(c) = checkpointing
+            && all_done_at_end
+            && env_steps >= next_checkpoint
+        {
+            while next_checkpoint <= env_steps {
+                next_checkpoint += every;
+            }
+            let state = PpoState {
+                format: PPO_FORMAT.into(),
+                config: config.clone(),
+                task: task.clone(),
+                seed,
+                rollouts,
+                next_rollout: rollout + 1,
+                env_steps,
+                next_eval,
+                next_checkpoint,
+                updates,
+                curve: curve.clone(),
+                normalizer: normalizer.clone(),
+                return_stats: return_stats.clone(),
+                discounted: discounted.clone(),
+                episode_counters: venv.episode_counters().to_vec(),
+                wall_s: wall(),
+            };
+            let parts = [
+                ("agent.bpk", super::checkpoint::record_bytes(agent.clone().into_record())),
+                ("optimizer.bin", optimizer.into_bytes().expect("optimiser state").to_vec()),
+            ];
+            super::checkpoint::write_dir(&c.dir, &parts, serde_json::to_value(&state).expect("state serialises"))?;
+        }
     }
     let policy = GoalPolicy::new(PolicyNet::Gaussian(agent.actor.valid()), normalizer.clone(), obs_dim, goal_dim);
     let mut ev = evaluate(&policy, task, config.eval_episodes, EVAL_SEED, threads)?;
     ev.env_steps = env_steps;
-    ev.wall_s = start.elapsed().as_secs_f64();
+    ev.wall_s = wall();
     curve.push(ev.clone());
     on_progress(&Progress { env_steps, total_steps, wall_s: ev.wall_s, train_success_rate: f64::NAN, train_final_error_mm: f64::NAN, evaluation: Some(ev) });
-    Ok(TrainedPpo { agent, normalizer, curve, env_steps, wall_s: start.elapsed().as_secs_f64(), updates, obs_dim, goal_dim })
+    Ok(TrainedPpo { agent, normalizer, curve, env_steps, wall_s: wall(), updates, obs_dim, goal_dim })
 }

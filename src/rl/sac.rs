@@ -336,15 +336,7 @@ pub struct Trained {
     pub wall_s: f64,
 }
 
-/// Where and how often a run saves its full state, and whether it resumes.
-#[derive(Clone, Debug)]
-pub struct Checkpointing {
-    pub dir: std::path::PathBuf,
-    /// Env steps between checkpoints (taken at the next episode boundary).
-    pub every: u64,
-    /// Continue from the checkpoint in `dir` if there is one.
-    pub resume: bool,
-}
+pub use super::checkpoint::Checkpointing;
 
 /// The loop's own state: with the learner, all a checkpoint must hold for a
 /// resumed run to end with the same weights as an uninterrupted one.
