@@ -19,7 +19,7 @@ use rand::seq::SliceRandom;
 use super::nets::{Mlp, MlpConfig, init_parameters, parameters, tensor, values};
 use super::normalizer::RunningNormalizer;
 use super::checkpoint::Checkpointing;
-use super::sac::{EVAL_SEED, Evaluation, Progress, evaluate};
+use super::sac::{Evaluation, Progress, record_evaluation};
 use serde::{Deserialize, Serialize};
 use super::{GoalPolicy, PolicyNet, standard_normal, stream};
 use crate::env::{ACTION_DIM, VecEnv};
@@ -306,11 +306,7 @@ pub fn train_with_checkpoints(
     for rollout in first_rollout..rollouts {
         if env_steps >= next_eval {
             let policy = GoalPolicy::new(PolicyNet::Gaussian(agent.actor.valid()), normalizer.clone(), obs_dim, goal_dim);
-            let mut ev = evaluate(&policy, task, config.eval_episodes, EVAL_SEED, threads)?;
-            ev.env_steps = env_steps;
-            ev.wall_s = wall();
-            curve.push(ev.clone());
-            on_progress(&Progress { env_steps, total_steps, wall_s: ev.wall_s, train_success_rate: f64::NAN, train_final_error_mm: f64::NAN, evaluation: Some(ev) });
+            record_evaluation(&policy, task, config.eval_episodes, threads, (env_steps, total_steps, wall()), &mut curve, on_progress)?;
             next_eval += config.eval_interval as u64;
         }
         // Collect a rollout with the current policy: one forward for all envs per step.
@@ -489,10 +485,6 @@ pub fn train_with_checkpoints(
         }
     }
     let policy = GoalPolicy::new(PolicyNet::Gaussian(agent.actor.valid()), normalizer.clone(), obs_dim, goal_dim);
-    let mut ev = evaluate(&policy, task, config.eval_episodes, EVAL_SEED, threads)?;
-    ev.env_steps = env_steps;
-    ev.wall_s = wall();
-    curve.push(ev.clone());
-    on_progress(&Progress { env_steps, total_steps, wall_s: ev.wall_s, train_success_rate: f64::NAN, train_final_error_mm: f64::NAN, evaluation: Some(ev) });
+    record_evaluation(&policy, task, config.eval_episodes, threads, (env_steps, total_steps, wall()), &mut curve, on_progress)?;
     Ok(TrainedPpo { agent, normalizer, curve, env_steps, wall_s: wall(), updates, obs_dim, goal_dim })
 }

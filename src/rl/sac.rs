@@ -154,6 +154,24 @@ pub fn evaluate(policy: &GoalPolicy, config: &TaskConfig, episodes: usize, seed:
     })
 }
 
+/// Evaluates `policy` at `env_steps`, appends the result to `curve` and reports it.
+pub fn record_evaluation(
+    policy: &GoalPolicy,
+    task: &TaskConfig,
+    episodes: usize,
+    threads: usize,
+    (env_steps, total_steps, wall_s): (u64, u64, f64),
+    curve: &mut Vec<Evaluation>,
+    on_progress: &mut dyn FnMut(&Progress),
+) -> Result<()> {
+    let mut ev = evaluate(policy, task, episodes, EVAL_SEED, threads)?;
+    ev.env_steps = env_steps;
+    ev.wall_s = wall_s;
+    curve.push(ev.clone());
+    on_progress(&Progress { env_steps, total_steps, wall_s, train_success_rate: f64::NAN, train_final_error_mm: f64::NAN, evaluation: Some(ev) });
+    Ok(())
+}
+
 /// The learner: networks, optimisers, replay and normaliser.
 pub struct SacHer {
     pub config: SacHerConfig,
@@ -423,11 +441,8 @@ pub fn train_with_checkpoints(
     let (mut window_success, mut window_error, mut window_count) = (0usize, 0.0f64, 0usize);
     while run.env_steps < total_steps {
         if run.env_steps >= run.next_eval {
-            let mut ev = evaluate(&learner.policy(), task, config.eval_episodes, EVAL_SEED, threads)?;
-            ev.env_steps = run.env_steps;
-            ev.wall_s = wall(&run);
-            run.curve.push(ev.clone());
-            on_progress(&Progress { env_steps: run.env_steps, total_steps, wall_s: ev.wall_s, train_success_rate: f64::NAN, train_final_error_mm: f64::NAN, evaluation: Some(ev) });
+            let at = (run.env_steps, total_steps, wall(&run));
+            record_evaluation(&learner.policy(), task, config.eval_episodes, threads, at, &mut run.curve, on_progress)?;
             run.next_eval += config.eval_interval as u64;
         }
         // Act: uniform at first, then the stochastic actor, one forward for all envs.
@@ -492,11 +507,8 @@ pub fn train_with_checkpoints(
             super::checkpoint::save(&c.dir, &learner, &saved, task)?;
         }
     }
-    let mut ev = evaluate(&learner.policy(), task, config.eval_episodes, EVAL_SEED, threads)?;
-    ev.env_steps = run.env_steps;
-    ev.wall_s = wall(&run);
-    run.curve.push(ev.clone());
-    on_progress(&Progress { env_steps: run.env_steps, total_steps, wall_s: ev.wall_s, train_success_rate: f64::NAN, train_final_error_mm: f64::NAN, evaluation: Some(ev) });
+    let at = (run.env_steps, total_steps, wall(&run));
+    record_evaluation(&learner.policy(), task, config.eval_episodes, threads, at, &mut run.curve, on_progress)?;
     Ok(Trained { learner, curve: run.curve.clone(), env_steps: run.env_steps, wall_s: wall(&run) })
 }
 
