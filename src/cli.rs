@@ -278,12 +278,16 @@ pub struct DemoReport {
     pub mean_steps_to_success: f64,
     pub mean_final_tip_error_mm: f64,
     pub max_final_tip_error_mm: f64,
+    /// Mean final orientation error (degrees), for tasks that ask for an orientation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean_final_orientation_error_deg: Option<f64>,
     pub physics_faults: u64,
 }
 
 pub fn run_demo(config: &TaskConfig, episodes: u64, seed: u64) -> Result<DemoReport> {
     let mut env = Env::new(config.clone())?;
     let (mut successes, mut steps_sum, mut err_sum, mut err_max, mut faults) = (0u64, 0u64, 0.0, 0.0f64, 0u64);
+    let mut orientation_sum: Option<f64> = None;
     for ep in 0..episodes {
         env.reset(episode_seed(seed, 0, ep))?;
         let mut first_success = None;
@@ -295,6 +299,9 @@ pub fn run_demo(config: &TaskConfig, episodes: u64, seed: u64) -> Result<DemoRep
             if step.terminated || step.truncated {
                 faults += step.info.physics_fault as u64;
                 err_sum += step.info.tip_error_mm;
+                if let Some(o) = step.info.orientation_error_deg {
+                    *orientation_sum.get_or_insert(0.0) += o;
+                }
                 err_max = err_max.max(step.info.tip_error_mm);
                 if step.info.success {
                     successes += 1;
@@ -312,6 +319,7 @@ pub fn run_demo(config: &TaskConfig, episodes: u64, seed: u64) -> Result<DemoRep
         mean_steps_to_success: steps_sum as f64 / successes.max(1) as f64,
         mean_final_tip_error_mm: err_sum / episodes.max(1) as f64,
         max_final_tip_error_mm: err_max,
+        mean_final_orientation_error_deg: orientation_sum.map(|s| s / episodes.max(1) as f64),
         physics_faults: faults,
     })
 }
@@ -329,6 +337,9 @@ fn demo(args: &DemoArgs) -> Result<()> {
     println!("  success rate            {:.1} %", report.success_rate * 100.0);
     println!("  mean steps to success   {:.1}", report.mean_steps_to_success);
     println!("  mean final tip error    {:.4} mm (max {:.4} mm)", report.mean_final_tip_error_mm, report.max_final_tip_error_mm);
+    if let Some(o) = report.mean_final_orientation_error_deg {
+        println!("  mean final jaw angle error {o:.2} deg");
+    }
     println!("  physics faults          {}", report.physics_faults);
     Ok(())
 }

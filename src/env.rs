@@ -40,6 +40,8 @@ pub struct StepInfo {
     pub ik_failed: bool,
     /// Some action component lay outside [−1, 1] and was clipped.
     pub action_clipped: bool,
+    /// Orientation error in degrees, for tasks that ask for an orientation.
+    pub orientation_error_deg: Option<f64>,
 }
 
 /// What `step` returns.
@@ -209,7 +211,10 @@ impl Env {
         let tip = psm.tip_pose(&self.world).translation.vector;
         let body = &self.world.bodies[psm.bodies[ARM_DOF]];
         let tip_velocity = from_vector(body.velocity_at_point(to_vector(&tip)));
-        ArmState { tip, tip_velocity, yaw: self.yaw, joints: psm.joint_positions(&self.world) }
+        // Tool yaw: the jaw axis x6 is (−cos ψ, −sin ψ, 0) in the base frame.
+        let x6 = psm.tip_pose_base(&self.world).rotation * Vector3::x();
+        let tip_yaw = (-x6.y).atan2(-x6.x);
+        ArmState { tip, tip_velocity, yaw: self.yaw, tip_yaw, joints: psm.joint_positions(&self.world) }
     }
 
     /// Advances one control step.
@@ -265,10 +270,12 @@ impl Env {
         self.steps += 1;
 
         physics_fault |= !psm.is_finite(&self.world);
+        let mut orientation_error_deg = None;
         let (observation, tip_error) = if physics_fault {
-            (self.task.observe(&ArmState { tip: state.tip, tip_velocity: Vector3::zeros(), yaw: self.yaw, joints: state.joints }), f64::NAN)
+            (self.task.observe(&ArmState { tip_velocity: Vector3::zeros(), ..state.clone() }), f64::NAN)
         } else {
             let state = self.arm_state();
+            orientation_error_deg = self.task.orientation_error(&state).map(f64::to_degrees);
             (self.task.observe(&state), self.task.tip_error(&state))
         };
         let reward = self.task.compute_reward(&observation.achieved_goal, &observation.desired_goal);
@@ -281,7 +288,7 @@ impl Env {
             reward,
             terminated,
             truncated,
-            info: StepInfo { success, tip_error_mm: tip_error * 1e3, physics_fault, ik_failed, action_clipped },
+            info: StepInfo { success, tip_error_mm: tip_error * 1e3, physics_fault, ik_failed, action_clipped, orientation_error_deg },
         })
     }
 

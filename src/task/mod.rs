@@ -3,6 +3,7 @@
 //! task in `assets/tasks/NAME.toml`.
 
 pub mod needle_reach;
+pub mod pose_reach;
 
 use rand::SeedableRng;
 use rapier3d::na::Vector3;
@@ -30,11 +31,18 @@ pub struct TaskInfo {
 }
 
 /// Every task gesture-lab knows.
-pub const TASKS: &[TaskInfo] = &[TaskInfo {
-    name: "needle-reach",
-    summary: "bring the tool tip within 5 mm of a point 5 mm above a needle lying on the tray (SurRoL NeedleReach)",
-    default_config: include_str!("../../assets/tasks/needle-reach.toml"),
-}];
+pub const TASKS: &[TaskInfo] = &[
+    TaskInfo {
+        name: "needle-reach",
+        summary: "bring the tool tip within 5 mm of a point 5 mm above a needle lying on the tray (SurRoL NeedleReach)",
+        default_config: include_str!("../../assets/tasks/needle-reach.toml"),
+    },
+    TaskInfo {
+        name: "pose-reach",
+        summary: "reach 5 mm above the needle with the jaw plane across it: within 5 mm and 10 degrees",
+        default_config: include_str!("../../assets/tasks/pose-reach.toml"),
+    },
+];
 
 pub fn task_info(name: &str) -> Result<&'static TaskInfo> {
     TASKS.iter().find(|t| t.name == name).ok_or_else(|| Error::UnknownTask {
@@ -97,8 +105,11 @@ pub struct TaskConfig {
     pub control: ControlConfig,
     pub robot: RobotPlacement,
     pub start: StartConfig,
+    /// The needle scene (NeedleReach, and PoseReach which adds an orientation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub needle_reach: Option<needle_reach::NeedleReachConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pose_reach: Option<pose_reach::PoseReachConfig>,
     pub physics: PhysicsConfig,
 }
 
@@ -168,6 +179,13 @@ impl TaskConfig {
                 Some(nr) => nr.validate(origin),
                 None => bad("task `needle-reach` needs a [needle_reach] table".into()),
             },
+            "pose-reach" => match (&self.needle_reach, &self.pose_reach) {
+                (Some(nr), Some(pr)) => {
+                    nr.validate(origin)?;
+                    pr.validate(origin)
+                }
+                _ => bad("task `pose-reach` needs a [needle_reach] table (the scene) and a [pose_reach] table".into()),
+            },
             _ => Ok(()),
         }
     }
@@ -176,6 +194,7 @@ impl TaskConfig {
     pub fn build_task(&self) -> Box<dyn Task> {
         match self.task.as_str() {
             "needle-reach" => Box::new(needle_reach::NeedleReach::new(self)),
+            "pose-reach" => Box::new(pose_reach::PoseReach::new(self)),
             other => unreachable!("validated task `{other}`"),
         }
     }
@@ -188,6 +207,9 @@ pub struct ArmState {
     pub tip_velocity: Vector3<f64>,
     /// Commanded wrist yaw (rad).
     pub yaw: f64,
+    /// The simulated tool's yaw about the vertical (rad, same convention
+    /// as the commanded yaw: the angle of the jaw plane).
+    pub tip_yaw: f64,
     pub joints: Joints,
 }
 
@@ -241,6 +263,10 @@ pub trait Task: Send {
     fn tip_error(&self, state: &ArmState) -> f64;
     /// The scripted expert's action.
     fn oracle_action(&self, state: &ArmState) -> Vec<f32>;
+    /// Orientation error (rad) for tasks that ask for an orientation.
+    fn orientation_error(&self, _state: &ArmState) -> Option<f64> {
+        None
+    }
 }
 
 /// Euclidean distance between two goal vectors.
