@@ -281,6 +281,11 @@ pub struct DemoReport {
     /// Mean final orientation error (degrees), for tasks that ask for an orientation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mean_final_orientation_error_deg: Option<f64>,
+    /// Mean over episodes of the RMS and of the maximum path-tracking error, for path tasks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean_tracking_rms_mm: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean_tracking_max_mm: Option<f64>,
     pub physics_faults: u64,
 }
 
@@ -288,6 +293,7 @@ pub fn run_demo(config: &TaskConfig, episodes: u64, seed: u64) -> Result<DemoRep
     let mut env = Env::new(config.clone())?;
     let (mut successes, mut steps_sum, mut err_sum, mut err_max, mut faults) = (0u64, 0u64, 0.0, 0.0f64, 0u64);
     let mut orientation_sum: Option<f64> = None;
+    let mut tracking_sum: Option<(f64, f64)> = None;
     for ep in 0..episodes {
         env.reset(episode_seed(seed, 0, ep))?;
         let mut first_success = None;
@@ -301,6 +307,11 @@ pub fn run_demo(config: &TaskConfig, episodes: u64, seed: u64) -> Result<DemoRep
                 err_sum += step.info.tip_error_mm;
                 if let Some(o) = step.info.orientation_error_deg {
                     *orientation_sum.get_or_insert(0.0) += o;
+                }
+                if let Some(t) = &step.info.tracking {
+                    let sum = tracking_sum.get_or_insert((0.0, 0.0));
+                    sum.0 += t.rms_error_mm;
+                    sum.1 += t.max_error_mm;
                 }
                 err_max = err_max.max(step.info.tip_error_mm);
                 if step.info.success {
@@ -320,6 +331,8 @@ pub fn run_demo(config: &TaskConfig, episodes: u64, seed: u64) -> Result<DemoRep
         mean_final_tip_error_mm: err_sum / episodes.max(1) as f64,
         max_final_tip_error_mm: err_max,
         mean_final_orientation_error_deg: orientation_sum.map(|s| s / episodes.max(1) as f64),
+        mean_tracking_rms_mm: tracking_sum.map(|s| s.0 / episodes.max(1) as f64),
+        mean_tracking_max_mm: tracking_sum.map(|s| s.1 / episodes.max(1) as f64),
         physics_faults: faults,
     })
 }
@@ -339,6 +352,9 @@ fn demo(args: &DemoArgs) -> Result<()> {
     println!("  mean final tip error    {:.4} mm (max {:.4} mm)", report.mean_final_tip_error_mm, report.max_final_tip_error_mm);
     if let Some(o) = report.mean_final_orientation_error_deg {
         println!("  mean final jaw angle error {o:.2} deg");
+    }
+    if let (Some(rms), Some(max)) = (report.mean_tracking_rms_mm, report.mean_tracking_max_mm) {
+        println!("  path tracking error     RMS {rms:.3} mm, max {max:.3} mm (means over episodes)");
     }
     println!("  physics faults          {}", report.physics_faults);
     Ok(())

@@ -15,7 +15,7 @@ use crate::sim::convert::{from_vector, to_vector};
 use crate::sim::description::RobotDescription;
 use crate::sim::kinematics::{ARM_DOF, ArmJoints, IkError, PsmKinematics, tool_down_rotation};
 use crate::sim::psm::{DOF, Joints, Psm};
-use crate::task::{ArmState, Observation, Rng, Task, TaskConfig, rng_from_seed};
+use crate::task::{ArmState, Observation, Rng, Task, TaskConfig, TrackingMetrics, rng_from_seed};
 
 /// Number of action components: dx, dy, dz, wrist yaw increment, jaw.
 pub const ACTION_DIM: usize = 5;
@@ -42,6 +42,8 @@ pub struct StepInfo {
     pub action_clipped: bool,
     /// Orientation error in degrees, for tasks that ask for an orientation.
     pub orientation_error_deg: Option<f64>,
+    /// Path-tracking metrics so far, for tasks that follow a path.
+    pub tracking: Option<TrackingMetrics>,
 }
 
 /// What `step` returns.
@@ -70,6 +72,8 @@ pub struct Env {
     tip_command: Vector3<f64>,
     /// Commanded wrist yaw (rad).
     yaw: f64,
+    /// The last action applied (for action-rate penalties).
+    previous_action: [f32; ACTION_DIM],
     steps: usize,
     done: bool,
 }
@@ -121,6 +125,7 @@ impl Env {
             targets: [0.0; DOF],
             tip_command: Vector3::zeros(),
             yaw: 0.0,
+            previous_action: [0.0; ACTION_DIM],
             steps: 0,
             done: true,
         })
@@ -184,6 +189,7 @@ impl Env {
         self.targets = q0;
         self.tip_command = start.tip;
         self.yaw = start.yaw;
+        self.previous_action = [0.0; ACTION_DIM];
         self.steps = 0;
         self.done = false;
         Ok(self.task.observe(&self.arm_state()))
@@ -214,7 +220,7 @@ impl Env {
         // Tool yaw: the jaw axis x6 is (−cos ψ, −sin ψ, 0) in the base frame.
         let x6 = psm.tip_pose_base(&self.world).rotation * Vector3::x();
         let tip_yaw = (-x6.y).atan2(-x6.x);
-        ArmState { tip, tip_velocity, yaw: self.yaw, tip_yaw, joints: psm.joint_positions(&self.world) }
+        ArmState { tip, tip_velocity, yaw: self.yaw, tip_yaw, tip_command: self.tip_command, joints: psm.joint_positions(&self.world) }
     }
 
     /// Advances one control step.
@@ -275,11 +281,14 @@ impl Env {
             (self.task.observe(&ArmState { tip_velocity: Vector3::zeros(), ..state.clone() }), f64::NAN)
         } else {
             let state = self.arm_state();
+            self.task.on_step(self.steps, &state);
             orientation_error_deg = self.task.orientation_error(&state).map(f64::to_degrees);
             (self.task.observe(&state), self.task.tip_error(&state))
         };
-        let reward = self.task.compute_reward(&observation.achieved_goal, &observation.desired_goal);
-        let success = !physics_fault && self.task.is_success(&observation.achieved_goal, &observation.desired_goal);
+        let reward = self.task.compute_reward(&observation.achieved_goal, &observation.desired_goal)
+            - self.task.action_penalty(&action, &self.previous_action);
+        self.previous_action = action;
+        let success = !physics_fault && self.task.step_success(&observation);
         let terminated = success && self.config.episode.terminate_on_success;
         let truncated = physics_fault || self.steps >= self.config.episode.steps;
         self.done = terminated || truncated;
@@ -288,7 +297,15 @@ impl Env {
             reward,
             terminated,
             truncated,
-            info: StepInfo { success, tip_error_mm: tip_error * 1e3, physics_fault, ik_failed, action_clipped, orientation_error_deg },
+            info: StepInfo {
+                success,
+                tip_error_mm: tip_error * 1e3,
+                physics_fault,
+                ik_failed,
+                action_clipped,
+                orientation_error_deg,
+                tracking: self.task.tracking(),
+            },
         })
     }
 

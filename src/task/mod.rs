@@ -2,6 +2,7 @@
 //! success tests and scripted oracles. One file per task, one config per
 //! task in `assets/tasks/NAME.toml`.
 
+pub mod gesture_trace;
 pub mod needle_reach;
 pub mod pose_reach;
 
@@ -36,6 +37,11 @@ pub const TASKS: &[TaskInfo] = &[
         name: "needle-reach",
         summary: "bring the tool tip within 5 mm of a point 5 mm above a needle lying on the tray (SurRoL NeedleReach)",
         default_config: include_str!("../../assets/tasks/needle-reach.toml"),
+    },
+    TaskInfo {
+        name: "gesture-trace",
+        summary: "follow a reference moving along a suturing arc, incision line or figure-eight: RMS <= 2 mm, max <= 5 mm",
+        default_config: include_str!("../../assets/tasks/gesture-trace.toml"),
     },
     TaskInfo {
         name: "pose-reach",
@@ -110,6 +116,8 @@ pub struct TaskConfig {
     pub needle_reach: Option<needle_reach::NeedleReachConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pose_reach: Option<pose_reach::PoseReachConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gesture_trace: Option<gesture_trace::GestureTraceConfig>,
     pub physics: PhysicsConfig,
 }
 
@@ -186,6 +194,10 @@ impl TaskConfig {
                 }
                 _ => bad("task `pose-reach` needs a [needle_reach] table (the scene) and a [pose_reach] table".into()),
             },
+            "gesture-trace" => match &self.gesture_trace {
+                Some(gt) => gt.validate(origin),
+                None => bad("task `gesture-trace` needs a [gesture_trace] table".into()),
+            },
             _ => Ok(()),
         }
     }
@@ -195,6 +207,7 @@ impl TaskConfig {
         match self.task.as_str() {
             "needle-reach" => Box::new(needle_reach::NeedleReach::new(self)),
             "pose-reach" => Box::new(pose_reach::PoseReach::new(self)),
+            "gesture-trace" => Box::new(gesture_trace::GestureTrace::new(self)),
             other => unreachable!("validated task `{other}`"),
         }
     }
@@ -210,7 +223,18 @@ pub struct ArmState {
     /// The simulated tool's yaw about the vertical (rad, same convention
     /// as the commanded yaw: the angle of the jaw plane).
     pub tip_yaw: f64,
+    /// The tip setpoint that actions move (world frame).
+    pub tip_command: Vector3<f64>,
     pub joints: Joints,
+}
+
+/// How well the tip has followed a reference path so far.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrackingMetrics {
+    pub rms_error_mm: f64,
+    pub max_error_mm: f64,
+    /// Fraction of the path the reference has covered (1 = whole path).
+    pub completion: f64,
 }
 
 /// Where the tip starts an episode.
@@ -265,6 +289,21 @@ pub trait Task: Send {
     fn oracle_action(&self, state: &ArmState) -> Vec<f32>;
     /// Orientation error (rad) for tasks that ask for an orientation.
     fn orientation_error(&self, _state: &ArmState) -> Option<f64> {
+        None
+    }
+    /// Called after the physics of control step `steps_done` (1-based) and
+    /// before observing: moving references advance and errors accumulate here.
+    fn on_step(&mut self, _steps_done: usize, _state: &ArmState) {}
+    /// A cost on changing the action between steps (subtracted from the reward).
+    fn action_penalty(&self, _action: &[f32], _previous: &[f32]) -> f32 {
+        0.0
+    }
+    /// Whether the episode counts as a success so far; by default the goal test.
+    fn step_success(&self, obs: &Observation) -> bool {
+        self.is_success(&obs.achieved_goal, &obs.desired_goal)
+    }
+    /// Path-tracking metrics, for tasks that follow a path.
+    fn tracking(&self) -> Option<TrackingMetrics> {
         None
     }
 }

@@ -1,0 +1,60 @@
+//! GestureTrace: the reference really moves, the oracle traces it, and a
+//! lazy policy fails the tracking bar.
+
+use gesture_lab::cli::run_demo;
+use gesture_lab::env::Env;
+use gesture_lab::task::TaskConfig;
+use gesture_lab::task::gesture_trace::{GestureTrace, PathFamily};
+
+#[test]
+fn oracle_traces_500_seeded_paths_within_the_bar() {
+    let config = TaskConfig::builtin("gesture-trace").unwrap();
+    let report = run_demo(&config, 500, 3).unwrap();
+    assert!(report.success_rate >= 0.95, "success {}", report.success_rate);
+    let rms = report.mean_tracking_rms_mm.unwrap();
+    let max = report.mean_tracking_max_mm.unwrap();
+    assert!(rms > 0.0 && rms <= 2.0, "rms {rms}");
+    assert!(max <= 5.0, "max {max}");
+}
+
+#[test]
+fn standing_still_fails_the_tracking_bar() {
+    let mut env = Env::from_task("gesture-trace").unwrap();
+    let start = env.reset(4).unwrap();
+    let mut last = None;
+    for _ in 0..80 {
+        last = Some(env.step(&[0.0; 5]).unwrap());
+    }
+    let last = last.unwrap();
+    let t = last.info.tracking.clone().unwrap();
+    assert_eq!(t.completion, 1.0);
+    assert!(!last.info.success);
+    assert!(t.rms_error_mm > 2.0 && t.max_error_mm > 5.0, "{t:?}");
+    assert_ne!(start.desired_goal, last.observation.desired_goal, "the reference moved");
+}
+
+#[test]
+fn every_path_family_appears_with_its_configured_size() {
+    let config = TaskConfig::builtin("gesture-trace").unwrap();
+    let mut task = GestureTrace::new(&config);
+    let mut seen = std::collections::HashSet::new();
+    for seed in 0..60 {
+        let mut world = config.physics.new_world();
+        let start = gesture_lab::task::Task::reset(&mut task, &mut world, &mut gesture_lab::task::rng_from_seed(seed));
+        let path = &task.path;
+        let family = path.family.unwrap();
+        seen.insert(format!("{family:?}"));
+        let len_mm = path.length_m * 1e3;
+        match family {
+            PathFamily::Line => assert!((20.0..=40.0).contains(&len_mm), "line {len_mm}"),
+            // 120-200 degrees of an 8-15 mm radius.
+            PathFamily::Arc => assert!((16.7..=52.4).contains(&len_mm), "arc {len_mm}"),
+            PathFamily::FigureEight => assert!(len_mm > 20.0 && len_mm < 60.0, "figure-eight {len_mm}"),
+        }
+        assert_eq!(start.tip, path.points[0]);
+        // One control step moves the reference 1 mm along the path.
+        let step = (task.reference(1) - task.reference(0)).norm();
+        assert!((step - 0.001).abs() < 1e-4, "{step}");
+    }
+    assert_eq!(seen.len(), 3, "{seen:?}");
+}
