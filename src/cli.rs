@@ -684,6 +684,12 @@ fn train(args: &TrainArgs) -> Result<()> {
                 config.envs = envs;
             }
             config.validate("--envs")?;
+            if config.rollout_steps % task.episode.steps != 0 {
+                eprintln!(
+                    "note: rollout_steps = {} is not a multiple of the episode length {}: checkpoints are only written when a rollout ends on an episode boundary",
+                    config.rollout_steps, task.episode.steps
+                );
+            }
             // PPO learns from the dense reward (minus the distance to the goal).
             task.episode.reward = crate::task::RewardMode::Dense;
             let checkpointing = sac::Checkpointing { dir: out.clone(), every: args.checkpoint_every.max(1), resume: args.resume };
@@ -736,6 +742,12 @@ fn train(args: &TrainArgs) -> Result<()> {
         "evaluation ({} episodes): success {:.1} %, mean final tip error {:.2} mm",
         final_eval.episodes, final_eval.success_rate * 100.0, final_eval.mean_final_error_mm
     );
+    if let Some(o) = final_eval.mean_orientation_error_deg {
+        println!("  mean final jaw angle error {o:.2} deg");
+    }
+    if let (Some(rms), Some(max)) = (final_eval.mean_tracking_rms_mm, final_eval.mean_tracking_max_mm) {
+        println!("  path tracking error RMS {rms:.3} mm, max {max:.3} mm (means over episodes)");
+    }
     println!("policy written to {}", out.display());
     Ok(())
 }
@@ -753,6 +765,12 @@ fn eval(args: &EvalArgs) -> Result<()> {
     println!("  success rate            {:.1} %", ev.success_rate * 100.0);
     println!("  mean final tip error    {:.3} mm", ev.mean_final_error_mm);
     println!("  mean steps to success   {:.1}", ev.mean_steps_to_success);
+    if let Some(o) = ev.mean_orientation_error_deg {
+        println!("  mean final jaw angle error {o:.2} deg");
+    }
+    if let (Some(rms), Some(max)) = (ev.mean_tracking_rms_mm, ev.mean_tracking_max_mm) {
+        println!("  path tracking error     RMS {rms:.3} mm, max {max:.3} mm (means over episodes)");
+    }
     Ok(())
 }
 

@@ -15,3 +15,22 @@ fn shipped_needle_reach_policy_succeeds_on_seeded_episodes() {
     assert!(ev.success_rate >= 0.9, "success {}", ev.success_rate);
     assert!(ev.mean_final_error_mm < 5.0, "error {} mm", ev.mean_final_error_mm);
 }
+
+#[test]
+fn shipped_pose_reach_policy_succeeds_on_seeded_episodes() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/pose-reach");
+    let loaded = policy::load(&dir, Some("pose-reach")).unwrap();
+    let ev = evaluate(&loaded.policy, &loaded.manifest.task_config, 50, 2024, 0).unwrap();
+    assert!(ev.success_rate >= 0.9, "success {}", ev.success_rate);
+    assert!(ev.mean_orientation_error_deg.unwrap() < 10.0);
+}
+
+#[test]
+fn shipped_gesture_trace_policy_traces_within_the_bar() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/gesture-trace");
+    let loaded = policy::load(&dir, Some("gesture-trace")).unwrap();
+    assert_eq!(loaded.manifest.algorithm, "ppo");
+    let ev = evaluate(&loaded.policy, &loaded.manifest.task_config, 50, 2024, 0).unwrap();
+    assert!(ev.success_rate >= 0.9, "success {}", ev.success_rate);
+    assert!(ev.mean_tracking_rms_mm.unwrap() <= 2.0, "rms {:?}", ev.mean_tracking_rms_mm);
+}

@@ -116,6 +116,14 @@ pub struct Evaluation {
     pub mean_final_error_mm: f64,
     /// Mean control steps until the first success, over successful episodes.
     pub mean_steps_to_success: f64,
+    /// Mean final jaw-plane angle error (degrees), for tasks with an orientation goal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_orientation_error_deg: Option<f64>,
+    /// Means over episodes of the RMS and maximum path-tracking error (mm), for path tasks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_tracking_rms_mm: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_tracking_max_mm: Option<f64>,
 }
 
 /// Seeds of evaluation episodes: a stream of their own, never used in training.
@@ -129,6 +137,7 @@ pub fn evaluate(policy: &GoalPolicy, config: &TaskConfig, episodes: usize, seed:
     let mut first_success = vec![None; episodes];
     let mut final_error = vec![0.0; episodes];
     let mut final_success = vec![false; episodes];
+    let mut final_info = vec![None; episodes];
     for t in 0..horizon {
         let actions = policy.act(&obs);
         let step = venv.step(&actions)?;
@@ -139,9 +148,14 @@ pub fn evaluate(policy: &GoalPolicy, config: &TaskConfig, episodes: usize, seed:
             }
             final_error[i] = info.tip_error_mm;
             final_success[i] = info.success;
+            final_info[i] = Some(info.clone());
         }
         obs = step.observations;
     }
+    let mean_of = |f: &dyn Fn(&crate::env::StepInfo) -> Option<f64>| -> Option<f64> {
+        let values: Option<Vec<f64>> = final_info.iter().map(|i| i.as_ref().and_then(f)).collect();
+        values.map(|v| v.iter().sum::<f64>() / v.len().max(1) as f64)
+    };
     let successes = final_success.iter().filter(|&&s| s).count();
     let steps: usize = first_success.iter().zip(&final_success).filter(|(_, s)| **s).map(|(f, _)| f.unwrap_or(horizon)).sum();
     Ok(Evaluation {
@@ -151,6 +165,9 @@ pub fn evaluate(policy: &GoalPolicy, config: &TaskConfig, episodes: usize, seed:
         success_rate: successes as f64 / episodes as f64,
         mean_final_error_mm: final_error.iter().sum::<f64>() / episodes as f64,
         mean_steps_to_success: steps as f64 / successes.max(1) as f64,
+        mean_orientation_error_deg: mean_of(&|i| i.orientation_error_deg),
+        mean_tracking_rms_mm: mean_of(&|i| i.tracking.as_ref().map(|t| t.rms_error_mm)),
+        mean_tracking_max_mm: mean_of(&|i| i.tracking.as_ref().map(|t| t.max_error_mm)),
     })
 }
 
