@@ -58,10 +58,23 @@ pub struct TaskArgs {
     /// A task config file (TOML) to use instead of the built-in one.
     #[arg(long)]
     pub task_config: Option<PathBuf>,
+    /// Perturbations: key=value pairs (tremor_mm, tremor_noise_mm, obs_noise_mm,
+    /// joint_noise, latency_steps, mass_spread, stiffness_spread, damping_spread,
+    /// gravity_compensation_spread); `randomize` is the training preset.
+    #[arg(long)]
+    pub perturb: Option<String>,
 }
 
 impl TaskArgs {
     pub fn load(&self) -> Result<TaskConfig> {
+        let mut config = self.load_unperturbed()?;
+        if let Some(spec) = &self.perturb {
+            config.perturb = config.perturb.with_overrides(spec)?;
+        }
+        Ok(config)
+    }
+
+    fn load_unperturbed(&self) -> Result<TaskConfig> {
         match (&self.task, &self.task_config) {
             (_, None) => Ok(TaskConfig::builtin(self.task.as_deref().unwrap_or("needle-reach"))?),
             (task, Some(path)) => {
@@ -149,6 +162,10 @@ pub struct TrainArgs {
     /// Continue from the checkpoint in OUT, if any.
     #[arg(long)]
     pub resume: bool,
+    /// Train under the perturbation preset (tremor, noise, latency, dynamics);
+    /// `--perturb` adjusts it.
+    #[arg(long)]
+    pub randomize: bool,
     /// No progress bar (for logs).
     #[arg(long)]
     pub quiet: bool,
@@ -168,6 +185,10 @@ pub struct EvalArgs {
     pub seed: u64,
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
+    /// Evaluate under perturbations (key=value pairs, or `randomize`); by
+    /// default none, whatever the policy was trained under.
+    #[arg(long)]
+    pub perturb: Option<String>,
     #[arg(long)]
     pub json: bool,
 }
@@ -620,6 +641,10 @@ fn read_config_file(path: &Option<PathBuf>) -> Result<Option<(String, String)>> 
 
 fn train(args: &TrainArgs) -> Result<()> {
     let mut task = args.task.load()?;
+    if args.randomize {
+        let preset = crate::task::perturb::PerturbConfig::randomize_preset();
+        task.perturb = preset.with_overrides(args.task.perturb.as_deref().unwrap_or(""))?;
+    }
     if args.steps == 0 {
         bail!("--steps 0: train for at least one step");
     }
@@ -757,7 +782,9 @@ fn eval(args: &EvalArgs) -> Result<()> {
         bail!("--episodes 0: evaluate at least one episode");
     }
     let loaded = policy::load(&args.policy, args.task.as_deref())?;
-    let ev = sac::evaluate(&loaded.policy, &loaded.manifest.task_config, args.episodes, args.seed, args.threads)?;
+    let mut config = loaded.manifest.task_config.clone();
+    config.perturb = crate::task::perturb::PerturbConfig::default().with_overrides(args.perturb.as_deref().unwrap_or(""))?;
+    let ev = sac::evaluate(&loaded.policy, &config, args.episodes, args.seed, args.threads)?;
     if args.json {
         return print_json(&ev);
     }

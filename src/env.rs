@@ -74,6 +74,8 @@ pub struct Env {
     yaw: f64,
     /// The last action applied (for action-rate penalties).
     previous_action: [f32; ACTION_DIM],
+    /// Perturbations drawn for this episode, with their own random stream.
+    disturbance: Disturbance,
     steps: usize,
     done: bool,
 }
@@ -126,6 +128,7 @@ impl Env {
             tip_command: Vector3::zeros(),
             yaw: 0.0,
             previous_action: [0.0; ACTION_DIM],
+            disturbance: Disturbance::default(),
             steps: 0,
             done: true,
         })
@@ -174,6 +177,13 @@ impl Env {
         self.world = physics.new_world();
 
         let start = self.task.reset(&mut self.world, &mut self.rng);
+        // Perturbations draw from their own stream, so switching them on
+        // leaves the episode's goal and start unchanged.
+        self.disturbance = Disturbance::sample(&self.config.perturb, seed);
+        let d = &self.disturbance;
+        let perturbed = (d.mass != 1.0 || d.stiffness != 1.0 || d.damping != 1.0).then(|| self.description.scaled(d.mass, d.stiffness, d.damping));
+        let mut physics = physics.clone();
+        physics.gravity_compensation *= d.gravity_compensation;
         let home: ArmJoints = [0.0, 0.0, 0.12, 0.0, 0.0, 0.0];
         let arm = self.solve_ik(&start.tip, start.yaw, &home).map_err(|e| {
             Error::Invalid(format!(
@@ -185,14 +195,29 @@ impl Env {
         let mut q0 = [0.0; DOF];
         q0[..ARM_DOF].copy_from_slice(&arm);
         q0[ARM_DOF] = self.jaw_target(0.0);
-        self.psm = Some(Psm::build(&mut self.world, &self.description, physics, self.world_from_base, &q0));
+        self.psm = Some(Psm::build(&mut self.world, perturbed.as_ref().unwrap_or(&self.description), &physics, self.world_from_base, &q0));
         self.targets = q0;
         self.tip_command = start.tip;
         self.yaw = start.yaw;
         self.previous_action = [0.0; ACTION_DIM];
         self.steps = 0;
         self.done = false;
-        Ok(self.task.observe(&self.arm_state()))
+        let state = self.sensed(self.arm_state());
+        Ok(self.task.observe(&state))
+    }
+
+    /// The state as the policy senses it: with observation noise, if any.
+    fn sensed(&mut self, mut state: ArmState) -> ArmState {
+        let p = &self.config.perturb;
+        if p.obs_noise_mm > 0.0 {
+            let n = crate::rl::standard_normal(&mut self.disturbance.rng, 3);
+            state.tip += Vector3::new(n[0] as f64, n[1] as f64, n[2] as f64) * p.obs_noise_mm * 1e-3;
+        }
+        if p.joint_noise > 0.0 {
+            let n = crate::rl::standard_normal(&mut self.disturbance.rng, DOF);
+            state.joints.iter_mut().zip(n).for_each(|(q, e)| *q += e as f64 * p.joint_noise);
+        }
+        state
     }
 
     fn psm_ref(&self) -> &Psm {
@@ -229,6 +254,16 @@ impl Env {
         if self.done || self.psm.is_none() {
             return Err(Error::Invalid("step called before reset or after the episode ended".into()));
         }
+        // Actuation latency: the action applied now is the one chosen k steps ago.
+        let latency = self.config.perturb.latency_steps;
+        let chosen = action;
+        let action = if latency == 0 {
+            action
+        } else {
+            let queue = &mut self.disturbance.queue;
+            queue.push_back(action);
+            if queue.len() > latency { queue.pop_front().expect("non-empty") } else { [0.0; ACTION_DIM] }
+        };
         let c = &self.config.control;
         let state = self.arm_state();
         // Actions move the setpoint, not the measured tip (as the dVRK's
@@ -243,7 +278,11 @@ impl Env {
         let previous = self.targets;
         let mut next = previous;
         let arm_seed = Psm::arm(&previous);
-        let ik_failed = match self.solve_ik(&tip_target, yaw, &arm_seed) {
+        // Tremor shakes what reaches the arm, not the setpoint the policy moves.
+        let time = (self.steps + 1) as f64 * self.config.physics.control_period();
+        let shaken = self.disturbance.tremor(&self.config.perturb, time);
+        let commanded = Vector3::from_fn(|k, _| (tip_target[k] + shaken[k]).clamp(c.workspace_min[k], c.workspace_max[k]));
+        let ik_failed = match self.solve_ik(&commanded, yaw, &arm_seed) {
             Ok(arm) => {
                 next[..ARM_DOF].copy_from_slice(&arm);
                 self.tip_command = tip_target;
@@ -285,10 +324,17 @@ impl Env {
             orientation_error_deg = self.task.orientation_error(&state).map(f64::to_degrees);
             (self.task.observe(&state), self.task.tip_error(&state))
         };
+        // Rewards, success and errors use the true state; the policy gets the sensed one.
         let reward = self.task.compute_reward(&observation.achieved_goal, &observation.desired_goal)
-            - self.task.action_penalty(&action, &self.previous_action);
-        self.previous_action = action;
+            - self.task.action_penalty(&chosen, &self.previous_action);
+        self.previous_action = chosen;
         let success = !physics_fault && self.task.step_success(&observation);
+        let observation = if physics_fault || !self.config.perturb.senses_noisily() {
+            observation
+        } else {
+            let state = self.sensed(self.arm_state());
+            self.task.observe(&state)
+        };
         let terminated = success && self.config.episode.terminate_on_success;
         let truncated = physics_fault || self.steps >= self.config.episode.steps;
         self.done = terminated || truncated;
@@ -459,5 +505,65 @@ impl VecEnv {
             out.final_observations.push(final_obs);
         }
         Ok(out)
+    }
+}
+
+/// The perturbations of one episode.
+#[derive(Clone, Debug)]
+struct Disturbance {
+    rng: Rng,
+    /// Tremor direction (unit), frequency (Hz) and phase (rad).
+    tremor_direction: Vector3<f64>,
+    tremor_hz: f64,
+    tremor_phase: f64,
+    queue: std::collections::VecDeque<[f32; ACTION_DIM]>,
+    mass: f64,
+    stiffness: f64,
+    damping: f64,
+    gravity_compensation: f64,
+}
+
+impl Default for Disturbance {
+    fn default() -> Self {
+        Self::sample(&crate::task::perturb::PerturbConfig::default(), 0)
+    }
+}
+
+impl Disturbance {
+    fn sample(p: &crate::task::perturb::PerturbConfig, seed: u64) -> Self {
+        use rand::RngExt;
+        let mut rng = rng_from_seed(seed ^ 0x7E3B_0AA5_D15E_A5ED);
+        let n = crate::rl::standard_normal(&mut rng, 3);
+        let direction = Vector3::new(n[0] as f64, n[1] as f64, n[2] as f64);
+        let tremor_direction = if direction.norm() > 1e-9 { direction.normalize() } else { Vector3::x() };
+        let tremor_hz = rng.random_range(8.0..12.0);
+        let tremor_phase = rng.random_range(0.0..std::f64::consts::TAU);
+        let mut spread = |s: f64| if s > 0.0 { rng.random_range(1.0 - s..1.0 + s) } else { 1.0 };
+        let (mass, stiffness, damping, gravity_compensation) =
+            (spread(p.mass_spread), spread(p.stiffness_spread), spread(p.damping_spread), spread(p.gravity_compensation_spread));
+        Self {
+            rng,
+            tremor_direction,
+            tremor_hz,
+            tremor_phase,
+            queue: std::collections::VecDeque::new(),
+            mass,
+            stiffness,
+            damping,
+            gravity_compensation,
+        }
+    }
+
+    /// The tremor displacement at time `t` (m): oscillation plus white noise.
+    fn tremor(&mut self, p: &crate::task::perturb::PerturbConfig, t: f64) -> Vector3<f64> {
+        let mut d = Vector3::zeros();
+        if p.tremor_mm > 0.0 {
+            d += self.tremor_direction * (p.tremor_mm * 1e-3) * (std::f64::consts::TAU * self.tremor_hz * t + self.tremor_phase).sin();
+        }
+        if p.tremor_noise_mm > 0.0 {
+            let n = crate::rl::standard_normal(&mut self.rng, 3);
+            d += Vector3::new(n[0] as f64, n[1] as f64, n[2] as f64) * p.tremor_noise_mm * 1e-3;
+        }
+        d
     }
 }

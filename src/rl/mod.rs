@@ -75,7 +75,7 @@ pub fn config_from_toml<C: serde::Serialize + serde::de::DeserializeOwned>(defau
     let mut value = serde_json::to_value(defaults).expect("configs serialise");
     let overrides: toml::Table = toml::from_str(text).map_err(|e| bad(e.to_string()))?;
     for (key, v) in overrides {
-        let slot = value.get_mut(&key).ok_or_else(|| bad(format!("unknown hyper-parameter `{key}`")))?;
+        let slot = value.get_mut(&key).ok_or_else(|| bad(format!("unknown key `{key}`")))?;
         *slot = serde_json::to_value(v).expect("TOML values are JSON values");
     }
     serde_json::from_value(value).map_err(|e| bad(e.to_string()))

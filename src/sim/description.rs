@@ -133,7 +133,27 @@ pub struct RobotDescription {
 /// binary works from any directory.
 pub const PSM_TOML: &str = include_str!("../../assets/robots/psm.toml");
 
+impl LinkShape {
+    fn scale_mass(&mut self, factor: f64) {
+        match self {
+            LinkShape::Box { mass, .. } | LinkShape::Cylinder { mass, .. } => *mass *= factor,
+        }
+    }
+}
+
 impl RobotDescription {
+    /// A copy with every link mass and servo gain scaled (dynamics randomisation).
+    pub fn scaled(&self, mass: f64, stiffness: f64, damping: f64) -> Self {
+        let mut d = self.clone();
+        let servos = d.joints.iter_mut().map(|j| (&mut j.servo, &mut j.link)).chain(std::iter::once((&mut d.jaw.servo, &mut d.jaw.link)));
+        for (servo, link) in servos {
+            servo.stiffness *= stiffness;
+            servo.damping *= damping;
+            link.scale_mass(mass);
+        }
+        d
+    }
+
     /// The dVRK PSM.
     pub fn psm() -> Self {
         Self::from_toml_str(PSM_TOML, "assets/robots/psm.toml")

@@ -4,6 +4,7 @@
 
 pub mod gesture_trace;
 pub mod needle_reach;
+pub mod perturb;
 pub mod pose_reach;
 
 use rand::SeedableRng;
@@ -118,6 +119,9 @@ pub struct TaskConfig {
     pub pose_reach: Option<pose_reach::PoseReachConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gesture_trace: Option<gesture_trace::GestureTraceConfig>,
+    /// Perturbations (all off by default).
+    #[serde(default, skip_serializing_if = "perturb::PerturbConfig::is_off")]
+    pub perturb: perturb::PerturbConfig,
     pub physics: PhysicsConfig,
 }
 
@@ -151,6 +155,7 @@ impl TaskConfig {
         };
         task_info(&self.task)?;
         self.physics.validate(origin)?;
+        self.perturb.validate(origin)?;
         let e = &self.episode;
         if e.steps == 0 {
             return bad("episode.steps = 0 must be at least 1".into());
