@@ -47,6 +47,39 @@ pub enum Command {
     /// Forward and inverse kinematics of the PSM (dVRK base frame, metres).
     #[command(subcommand)]
     Kinematics(KinematicsCommand),
+    /// Open the 3-D viewer: replay a policy bundle (or the scripted oracle) episode after episode.
+    #[cfg(feature = "viz")]
+    View(ViewArgs),
+}
+
+#[cfg(feature = "viz")]
+#[derive(Args, Debug)]
+pub struct ViewArgs {
+    /// Policy bundle to replay; without it the task's scripted oracle drives the arm.
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+    /// Task for the oracle (a bundle carries its own task).
+    #[arg(long, default_value = "needle-reach")]
+    pub task: String,
+    /// Base seed: episode k uses env seed episode_seed(seed, 0, k), as `eval --seed` does.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Control steps per second (20 = real time).
+    #[arg(long, default_value_t = 20.0)]
+    pub steps_per_second: f64,
+    /// Save every frame as DIR/frame_NNNN.png (one control step per frame) and exit after --frames.
+    #[arg(long, value_name = "DIR")]
+    pub record_frames: Option<PathBuf>,
+    /// Exit after N frames (default 60 with --record-frames); prints the frame rate.
+    #[arg(long, value_name = "N")]
+    pub frames: Option<u32>,
+    /// Frames rendered before stepping and recording start (shader compilation).
+    #[arg(long, default_value_t = 10)]
+    pub warmup_frames: u32,
+    #[arg(long, default_value_t = 1280)]
+    pub width: u32,
+    #[arg(long, default_value_t = 720)]
+    pub height: u32,
 }
 
 /// Which task, from its built-in config or a config file.
@@ -280,6 +313,18 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bench(BenchCommand::Env(args)) => bench_env(&args),
         Command::Bench(BenchCommand::Train(args)) => bench_train(&args),
         Command::Kinematics(cmd) => kinematics(cmd),
+        #[cfg(feature = "viz")]
+        Command::View(args) => crate::viz::run_viewer(crate::viz::ViewerOptions {
+            policy: args.policy,
+            task: args.task,
+            seed: args.seed,
+            steps_per_second: args.steps_per_second,
+            record_frames: args.record_frames,
+            frames: args.frames,
+            warmup_frames: args.warmup_frames,
+            width: args.width,
+            height: args.height,
+        }),
     }
 }
 

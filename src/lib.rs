@@ -9,5 +9,7 @@ pub mod rl;
 pub mod policy;
 pub mod plot;
 pub mod cli;
+#[cfg(feature = "viz")]
+pub mod viz;
 
 pub use error::{Error, Result};
