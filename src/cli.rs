@@ -11,7 +11,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::env::{ACTION_DIM, Env, VecEnv, episode_seed};
-use crate::policy::{self, Manifest, NetworkSpec};
+use crate::policy::{self, Manifest};
 use crate::rl::ppo::{self, PpoConfig};
 use burn::module::Module;
 use crate::rl::sac::{self, SacHerConfig};
@@ -782,27 +782,16 @@ fn train(args: &TrainArgs) -> Result<()> {
     bar.finish();
 
     let final_eval = outcome.curve.last().cloned().expect("training ends with an evaluation");
-    let manifest = Manifest {
-        format: policy::FORMAT.into(),
-        format_version: policy::FORMAT_VERSION,
-        crate_version: env!("CARGO_PKG_VERSION").into(),
-        task: task.task.clone(),
-        task_config: task.clone(),
-        observation_dim: outcome.obs_dim,
-        goal_dim: outcome.goal_dim,
-        action_dim: ACTION_DIM,
-        network: NetworkSpec { kind: outcome.actor.kind().into(), hidden: outcome.hidden },
-        normalizer: outcome.normalizer.clone(),
-        algorithm: outcome.algo.into(),
-        hyperparameters: outcome.hyperparameters.clone(),
-        seed: args.seed,
-        env_steps: outcome.env_steps,
-        wall_time_s: outcome.wall_s,
-        evaluation: final_eval.clone(),
-        weights_file: String::new(),
-        weights_bytes: 0,
-        weights_sha256: String::new(),
-    };
+    let run = policy::RunInfo { seed: args.seed, env_steps: outcome.env_steps, wall_time_s: outcome.wall_s, evaluation: final_eval.clone() };
+    let manifest = Manifest::new(
+        &task,
+        outcome.algo,
+        (outcome.obs_dim, outcome.goal_dim),
+        outcome.hidden,
+        outcome.normalizer.clone(),
+        outcome.hyperparameters.clone(),
+        run,
+    );
     policy::save(&out, manifest, &outcome.actor, &outcome.curve)?;
     println!(
         "trained {algo} on {} for {} env steps in {:.1} s ({:.0} env steps/s, {} updates)",

@@ -69,6 +69,51 @@ pub struct Manifest {
     pub weights_sha256: String,
 }
 
+/// What a training run adds to a manifest.
+#[derive(Clone, Debug)]
+pub struct RunInfo {
+    pub seed: u64,
+    pub env_steps: u64,
+    pub wall_time_s: f64,
+    pub evaluation: Evaluation,
+}
+
+impl Manifest {
+    /// A manifest with the format fields filled in (`save` fills the weights fields).
+    pub fn new(
+        task: &TaskConfig,
+        algorithm: &str,
+        (observation_dim, goal_dim): (usize, usize),
+        hidden: usize,
+        normalizer: RunningNormalizer,
+        hyperparameters: serde_json::Value,
+        run: RunInfo,
+    ) -> Self {
+        Self {
+            format: FORMAT.into(),
+            format_version: FORMAT_VERSION,
+            crate_version: env!("CARGO_PKG_VERSION").into(),
+            task: task.task.clone(),
+            task_config: task.clone(),
+            observation_dim,
+            goal_dim,
+            action_dim: ACTION_DIM,
+            // `save` writes the kind of the actor it is given.
+            network: NetworkSpec { kind: String::new(), hidden },
+            normalizer,
+            algorithm: algorithm.into(),
+            hyperparameters,
+            seed: run.seed,
+            env_steps: run.env_steps,
+            wall_time_s: run.wall_time_s,
+            evaluation: run.evaluation,
+            weights_file: String::new(),
+            weights_bytes: 0,
+            weights_sha256: String::new(),
+        }
+    }
+}
+
 /// Why a bundle could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {

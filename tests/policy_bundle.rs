@@ -19,27 +19,10 @@ fn small_bundle(name: &str) -> PathBuf {
         .with_eval_interval(100_000)
         .with_eval_episodes(2);
     let trained = sac::train(&task, config.clone(), 200, 3, 1, &mut |_| {}).unwrap();
-    let manifest = policy::Manifest {
-        format: policy::FORMAT.into(),
-        format_version: policy::FORMAT_VERSION,
-        crate_version: env!("CARGO_PKG_VERSION").into(),
-        task: task.task.clone(),
-        task_config: task.clone(),
-        observation_dim: trained.learner.obs_dim,
-        goal_dim: trained.learner.goal_dim,
-        action_dim: 5,
-        network: policy::NetworkSpec { kind: "tanh-gaussian-mlp".into(), hidden: 16 },
-        normalizer: trained.learner.normalizer.clone(),
-        algorithm: "sac-her".into(),
-        hyperparameters: serde_json::to_value(&config).unwrap(),
-        seed: 3,
-        env_steps: trained.env_steps,
-        wall_time_s: trained.wall_s,
-        evaluation: trained.curve.last().unwrap().clone(),
-        weights_file: String::new(),
-        weights_bytes: 0,
-        weights_sha256: String::new(),
-    };
+    let run = policy::RunInfo { seed: 3, env_steps: trained.env_steps, wall_time_s: trained.wall_s, evaluation: trained.curve.last().unwrap().clone() };
+    let dims = (trained.learner.obs_dim, trained.learner.goal_dim);
+    let hyper = serde_json::to_value(&config).unwrap();
+    let manifest = policy::Manifest::new(&task, "sac-her", dims, 16, trained.learner.normalizer.clone(), hyper, run);
     policy::save(&dir, manifest, &trained.learner.policy_actor(), &trained.curve).unwrap();
     // The curve plot is a real PNG.
     let png = std::fs::read(dir.join(policy::CURVE_PLOT)).unwrap();
@@ -153,27 +136,9 @@ fn a_ppo_bundle_round_trips() {
     let config = PpoConfig::new().with_envs(2).with_rollout_steps(50).with_hidden(16).with_eval_interval(1_000_000).with_eval_episodes(2);
     let trained = ppo::train(&task, config.clone(), 200, 1, 1, &mut |_| {}).unwrap();
     let actor = PolicyNet::Gaussian(burn::module::Module::valid(&trained.agent.actor));
-    let manifest = policy::Manifest {
-        format: policy::FORMAT.into(),
-        format_version: policy::FORMAT_VERSION,
-        crate_version: env!("CARGO_PKG_VERSION").into(),
-        task: task.task.clone(),
-        task_config: task.clone(),
-        observation_dim: trained.obs_dim,
-        goal_dim: trained.goal_dim,
-        action_dim: 5,
-        network: policy::NetworkSpec { kind: String::new(), hidden: 16 },
-        normalizer: trained.normalizer.clone(),
-        algorithm: "ppo".into(),
-        hyperparameters: serde_json::to_value(&config).unwrap(),
-        seed: 1,
-        env_steps: trained.env_steps,
-        wall_time_s: trained.wall_s,
-        evaluation: trained.curve.last().unwrap().clone(),
-        weights_file: String::new(),
-        weights_bytes: 0,
-        weights_sha256: String::new(),
-    };
+    let run = policy::RunInfo { seed: 1, env_steps: trained.env_steps, wall_time_s: trained.wall_s, evaluation: trained.curve.last().unwrap().clone() };
+    let hyper = serde_json::to_value(&config).unwrap();
+    let manifest = policy::Manifest::new(&task, "ppo", (trained.obs_dim, trained.goal_dim), 16, trained.normalizer.clone(), hyper, run);
     policy::save(&dir, manifest, &actor, &trained.curve).unwrap();
     let loaded = policy::load(&dir, Some("needle-reach")).unwrap();
     assert_eq!(loaded.manifest.network.kind, "gaussian-mlp");
