@@ -74,12 +74,16 @@ pub struct ViewArgs {
     #[arg(long, value_name = "N")]
     pub frames: Option<u32>,
     /// Frames rendered before stepping and recording start (shader compilation).
-    #[arg(long, default_value_t = 10)]
+    /// (Bevy compiles pipelines asynchronously: on llvmpipe meshes appear after ~20 frames.)
+    #[arg(long, default_value_t = 30)]
     pub warmup_frames: u32,
     #[arg(long, default_value_t = 1280)]
     pub width: u32,
     #[arg(long, default_value_t = 720)]
     pub height: u32,
+    /// 4x multisampling (smoother edges, slower on a software rasteriser).
+    #[arg(long)]
+    pub msaa: bool,
 }
 
 /// Which task, from its built-in config or a config file.
@@ -324,6 +328,7 @@ pub fn run(cli: Cli) -> Result<()> {
             warmup_frames: args.warmup_frames,
             width: args.width,
             height: args.height,
+            msaa: args.msaa,
         }),
     }
 }

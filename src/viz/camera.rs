@@ -5,11 +5,17 @@ use bevy::input::mouse::{AccumulatedMouseMotion, AccumulatedMouseScroll, MouseSc
 use bevy::prelude::*;
 use bevy_egui::input::EguiWantsInput;
 
-pub struct OrbitCameraPlugin;
+pub struct OrbitCameraPlugin {
+    pub msaa: bool,
+}
+
+#[derive(Resource)]
+struct CameraMsaa(bool);
 
 impl Plugin for OrbitCameraPlugin {
     fn build(&self, app: &mut App) {
-        app.add_systems(Startup, spawn_camera).add_systems(Update, (orbit, apply_orbit).chain());
+        app.insert_resource(CameraMsaa(self.msaa))
+            .add_systems(Startup, spawn_camera).add_systems(Update, (orbit, apply_orbit).chain());
     }
 }
 
@@ -38,7 +44,7 @@ impl Orbit {
     }
 }
 
-fn spawn_camera(mut commands: Commands) {
+fn spawn_camera(mut commands: Commands, msaa: Res<CameraMsaa>) {
     let orbit = Orbit::default();
     commands.spawn((
         Camera3d::default(),
@@ -46,6 +52,7 @@ fn spawn_camera(mut commands: Commands) {
         Projection::from(PerspectiveProjection { near: 0.002, far: 20.0, fov: 28f32.to_radians(), ..default() }),
         orbit.transform(),
         orbit,
+        if msaa.0 { Msaa::Sample4 } else { Msaa::Off },
     ));
 }
 
