@@ -316,14 +316,16 @@ impl Env {
 
         physics_fault |= !psm.is_finite(&self.world);
         let mut orientation_error_deg = None;
-        let (observation, tip_error) = if physics_fault {
-            (self.task.observe(&ArmState { tip_velocity: Vector3::zeros(), ..state.clone() }), f64::NAN)
+        let true_state = if physics_fault {
+            ArmState { tip_velocity: Vector3::zeros(), ..state }
         } else {
             let state = self.arm_state();
             self.task.on_step(self.steps, &state);
             orientation_error_deg = self.task.orientation_error(&state).map(f64::to_degrees);
-            (self.task.observe(&state), self.task.tip_error(&state))
+            state
         };
+        let observation = self.task.observe(&true_state);
+        let tip_error = if physics_fault { f64::NAN } else { self.task.tip_error(&true_state) };
         // Rewards, success and errors use the true state; the policy gets the sensed one.
         let reward = self.task.compute_reward(&observation.achieved_goal, &observation.desired_goal)
             - self.task.action_penalty(&chosen, &self.previous_action);
@@ -332,8 +334,8 @@ impl Env {
         let observation = if physics_fault || !self.config.perturb.senses_noisily() {
             observation
         } else {
-            let state = self.sensed(self.arm_state());
-            self.task.observe(&state)
+            let sensed = self.sensed(true_state);
+            self.task.observe(&sensed)
         };
         let terminated = success && self.config.episode.terminate_on_success;
         let truncated = physics_fault || self.steps >= self.config.episode.steps;
