@@ -11,9 +11,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::env::{ACTION_DIM, Env, VecEnv, episode_seed};
-use crate::policy::{self, Manifest};
+use crate::policy;
 use crate::rl::ppo::{self, PpoConfig};
-use burn::module::Module;
 use crate::rl::sac::{self, SacHerConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 use crate::sim::description::RobotDescription;
@@ -47,7 +46,7 @@ pub enum Command {
     /// Forward and inverse kinematics of the PSM (dVRK base frame, metres).
     #[command(subcommand)]
     Kinematics(KinematicsCommand),
-    /// Open the 3-D viewer: replay a policy bundle (or the scripted oracle) episode after episode.
+    /// Open the 3-D viewer: replay a policy (or the oracle), watch live training, or drive the arm.
     #[cfg(feature = "viz")]
     View(ViewArgs),
 }
@@ -55,12 +54,42 @@ pub enum Command {
 #[cfg(feature = "viz")]
 #[derive(Args, Debug)]
 pub struct ViewArgs {
-    /// Policy bundle to replay; without it the task's scripted oracle drives the arm.
-    #[arg(long)]
+    /// Policy bundle to replay; without it (and without --train or --teleop)
+    /// the task's scripted oracle drives the arm.
+    #[arg(long, conflicts_with_all = ["train", "teleop"])]
     pub policy: Option<PathBuf>,
-    /// Task for the oracle (a bundle carries its own task).
-    #[arg(long, default_value = "needle-reach")]
-    pub task: String,
+    #[command(flatten)]
+    pub task: TaskArgs,
+    /// Train live: the learner runs on its own thread, the viewer plays its latest snapshot.
+    #[arg(long, conflicts_with = "teleop")]
+    pub train: bool,
+    /// Algorithm for --train.
+    #[arg(long, value_enum, default_value = "sac-her", requires = "train")]
+    pub algo: Algo,
+    /// Env steps for --train.
+    #[arg(long, default_value_t = 50_000, requires = "train")]
+    pub steps: u64,
+    /// Hyper-parameters (TOML) for --train.
+    #[arg(long, requires = "train")]
+    pub config: Option<PathBuf>,
+    /// Parallel envs for --train (overrides the hyper-parameters).
+    #[arg(long, requires = "train")]
+    pub envs: Option<usize>,
+    /// Training threads (0 = one per core).
+    #[arg(long, default_value_t = 0, requires = "train")]
+    pub threads: usize,
+    /// Write the trained policy bundle here when --train ends.
+    #[arg(long, requires = "train")]
+    pub out: Option<PathBuf>,
+    /// Close the viewer when --train ends (prints the training figures).
+    #[arg(long, requires = "train")]
+    pub exit_when_trained: bool,
+    /// Drive the tip with the keyboard (W/S A/D R/F, Q/E yaw, Space jaw, Shift fine).
+    #[arg(long)]
+    pub teleop: bool,
+    /// Save the teleoperated episodes to this JSON file (a demonstration file, see README).
+    #[arg(long, value_name = "FILE", requires = "teleop")]
+    pub record: Option<PathBuf>,
     /// Base seed: episode k uses env seed episode_seed(seed, 0, k), as `eval --seed` does.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -84,6 +113,52 @@ pub struct ViewArgs {
     /// 4x multisampling (smoother edges, slower on a software rasteriser).
     #[arg(long)]
     pub msaa: bool,
+    /// Frame-rate cap (0 = none; with --train the default is 15).
+    #[arg(long)]
+    pub max_fps: Option<f64>,
+}
+
+#[cfg(feature = "viz")]
+fn view(args: ViewArgs) -> Result<()> {
+    use crate::viz::{Mode, TrainOptions, ViewerOptions};
+    if !(args.steps_per_second.is_finite() && args.steps_per_second > 0.0) {
+        bail!("--steps-per-second {}: must be a positive number", args.steps_per_second);
+    }
+    if args.train && args.steps == 0 {
+        bail!("--steps 0: train for at least one step");
+    }
+    let mode = if args.train {
+        Mode::Train(TrainOptions {
+            algorithm: args.algo.algorithm(),
+            steps: args.steps,
+            hyperparameters_toml: read_config_file(&args.config)?,
+            envs: args.envs,
+            threads: args.threads,
+            out: args.out.clone(),
+            exit_when_done: args.exit_when_trained,
+        })
+    } else if args.teleop {
+        Mode::Teleop { record: args.record.clone() }
+    } else {
+        Mode::Replay { policy: args.policy.clone() }
+    };
+    let max_fps = args.max_fps.unwrap_or(if args.train { 15.0 } else { 0.0 });
+    if !(max_fps.is_finite() && max_fps >= 0.0) {
+        bail!("--max-fps {max_fps}: must be >= 0");
+    }
+    crate::viz::run_viewer(ViewerOptions {
+        mode,
+        task: args.task.load()?,
+        seed: args.seed,
+        steps_per_second: args.steps_per_second,
+        record_frames: args.record_frames,
+        frames: args.frames,
+        warmup_frames: args.warmup_frames,
+        width: args.width,
+        height: args.height,
+        msaa: args.msaa,
+        max_fps,
+    })
 }
 
 /// Which task, from its built-in config or a config file.
@@ -168,6 +243,15 @@ pub enum Algo {
     SacHer,
     /// Proximal Policy Optimisation (on the dense reward).
     Ppo,
+}
+
+impl Algo {
+    pub fn algorithm(self) -> crate::rl::run::Algorithm {
+        match self {
+            Algo::SacHer => crate::rl::run::Algorithm::SacHer,
+            Algo::Ppo => crate::rl::run::Algorithm::Ppo,
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -318,18 +402,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bench(BenchCommand::Train(args)) => bench_train(&args),
         Command::Kinematics(cmd) => kinematics(cmd),
         #[cfg(feature = "viz")]
-        Command::View(args) => crate::viz::run_viewer(crate::viz::ViewerOptions {
-            policy: args.policy,
-            task: args.task,
-            seed: args.seed,
-            steps_per_second: args.steps_per_second,
-            record_frames: args.record_frames,
-            frames: args.frames,
-            warmup_frames: args.warmup_frames,
-            width: args.width,
-            height: args.height,
-            msaa: args.msaa,
-        }),
+        Command::View(args) => view(args),
     }
 }
 
@@ -668,21 +741,6 @@ fn kinematics(cmd: KinematicsCommand) -> Result<()> {
     }
 }
 
-/// What any algorithm's training hands to the bundle writer.
-struct TrainOutcome {
-    algo: &'static str,
-    actor: crate::rl::PolicyNet,
-    normalizer: crate::rl::normalizer::RunningNormalizer,
-    curve: Vec<sac::Evaluation>,
-    env_steps: u64,
-    wall_s: f64,
-    updates: u64,
-    obs_dim: usize,
-    goal_dim: usize,
-    hidden: usize,
-    hyperparameters: serde_json::Value,
-}
-
 fn read_config_file(path: &Option<PathBuf>) -> Result<Option<(String, String)>> {
     path.as_ref()
         .map(|p| Ok((std::fs::read_to_string(p).with_context(|| format!("{}", p.display()))?, p.display().to_string())))
@@ -698,7 +756,7 @@ fn train(args: &TrainArgs) -> Result<()> {
     if args.steps == 0 {
         bail!("--steps 0: train for at least one step");
     }
-    let algo = match args.algo { Algo::SacHer => "sac-her", Algo::Ppo => "ppo" };
+    let algo = args.algo.algorithm().name();
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from(format!("policies/{}-{algo}-seed{}", task.task, args.seed)));
     let config_text = read_config_file(&args.config)?;
 
@@ -724,83 +782,36 @@ fn train(args: &TrainArgs) -> Result<()> {
         bar.set_message(format!("{last_train} | {last_eval}"));
     };
 
-    let outcome = match args.algo {
-        Algo::SacHer => {
-            let mut config = match &config_text {
-                Some((text, origin)) => SacHerConfig::from_toml(text, origin)?,
-                None => SacHerConfig::new(),
-            };
-            if let Some(envs) = args.envs {
-                config.envs = envs;
-            }
-            config.validate("--envs")?;
-            let checkpointing = sac::Checkpointing { dir: out.clone(), every: args.checkpoint_every.max(1), resume: args.resume };
-            let t = sac::train_with_checkpoints(&task, config.clone(), args.steps, args.seed, args.threads, Some(&checkpointing), &mut on_progress)?;
-            TrainOutcome {
-                algo,
-                actor: t.learner.policy_actor(),
-                normalizer: t.learner.normalizer.clone(),
-                curve: t.curve,
-                env_steps: t.env_steps,
-                wall_s: t.wall_s,
-                updates: t.learner.updates,
-                obs_dim: t.learner.obs_dim,
-                goal_dim: t.learner.goal_dim,
-                hidden: config.hidden,
-                hyperparameters: serde_json::to_value(&config)?,
-            }
-        }
-        Algo::Ppo => {
-            let mut config = match &config_text {
-                Some((text, origin)) => PpoConfig::from_toml(text, origin)?,
-                None => PpoConfig::new(),
-            };
-            if let Some(envs) = args.envs {
-                config.envs = envs;
-            }
-            config.validate("--envs")?;
-            if config.rollout_steps % task.episode.steps != 0 {
-                eprintln!(
-                    "note: rollout_steps = {} is not a multiple of the episode length {}: checkpoints are only written when a rollout ends on an episode boundary",
-                    config.rollout_steps, task.episode.steps
-                );
-            }
-            // PPO learns from the dense reward (minus the distance to the goal).
-            task.episode.reward = crate::task::RewardMode::Dense;
-            let checkpointing = sac::Checkpointing { dir: out.clone(), every: args.checkpoint_every.max(1), resume: args.resume };
-            let t = ppo::train_with_checkpoints(&task, config.clone(), args.steps, args.seed, args.threads, Some(&checkpointing), &mut on_progress)?;
-            TrainOutcome {
-                algo,
-                actor: crate::rl::PolicyNet::Gaussian(t.agent.actor.valid()),
-                normalizer: t.normalizer.clone(),
-                curve: t.curve,
-                env_steps: t.env_steps,
-                wall_s: t.wall_s,
-                updates: t.updates,
-                obs_dim: t.obs_dim,
-                goal_dim: t.goal_dim,
-                hidden: config.hidden,
-                hyperparameters: serde_json::to_value(&config)?,
-            }
-        }
+    let request = crate::rl::run::TrainRequest {
+        task: task.clone(),
+        algorithm: args.algo.algorithm(),
+        hyperparameters_toml: config_text,
+        envs: args.envs,
+        steps: args.steps,
+        seed: args.seed,
+        threads: args.threads,
+        checkpointing: Some(sac::Checkpointing { dir: out.clone(), every: args.checkpoint_every.max(1), resume: args.resume }),
     };
+    if args.algo == Algo::Ppo {
+        let rollout_steps = match &request.hyperparameters_toml {
+            Some((text, origin)) => PpoConfig::from_toml(text, origin)?.rollout_steps,
+            None => PpoConfig::new().rollout_steps,
+        };
+        if rollout_steps % task.episode.steps != 0 {
+            eprintln!(
+                "note: rollout_steps = {rollout_steps} is not a multiple of the episode length {}: checkpoints are only written when a rollout ends on an episode boundary",
+                task.episode.steps
+            );
+        }
+    }
+    let outcome = crate::rl::run::train(&request, &mut on_progress)?;
     bar.finish();
 
-    let final_eval = outcome.curve.last().cloned().expect("training ends with an evaluation");
-    let run = policy::RunInfo { seed: args.seed, env_steps: outcome.env_steps, wall_time_s: outcome.wall_s, evaluation: final_eval.clone() };
-    let manifest = Manifest::new(
-        &task,
-        outcome.algo,
-        (outcome.obs_dim, outcome.goal_dim),
-        outcome.hidden,
-        outcome.normalizer.clone(),
-        outcome.hyperparameters.clone(),
-        run,
-    );
-    policy::save(&out, manifest, &outcome.actor, &outcome.curve)?;
+    let final_eval = outcome.final_evaluation().clone();
+    policy::save_trained(&out, &outcome, args.seed)?;
     println!(
-        "trained {algo} on {} for {} env steps in {:.1} s ({:.0} env steps/s, {} updates)",
-        task.task, outcome.env_steps, outcome.wall_s, outcome.env_steps as f64 / outcome.wall_s, outcome.updates
+        "trained {} on {} for {} env steps in {:.1} s ({:.0} env steps/s, {} updates)",
+        algo, outcome.task.task, outcome.env_steps, outcome.wall_s, outcome.env_steps as f64 / outcome.wall_s, outcome.updates
     );
     println!(
         "evaluation ({} episodes): success {:.1} %, mean final tip error {:.2} mm",

@@ -12,6 +12,8 @@
 //! Every file is written atomically (a temp file, then a rename). Loading
 //! checks all of it and names the file and the problem when it refuses.
 
+pub mod demos;
+
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
@@ -194,6 +196,21 @@ pub fn save(dir: &Path, mut manifest: Manifest, actor: &PolicyNet, curve: &[Eval
     let json = serde_json::to_string_pretty(&manifest).expect("manifest serialises");
     write_atomic(&m, json.as_bytes()).map_err(|e| io(&m, e))?;
     Ok(())
+}
+
+/// Writes a finished training run as a bundle in `dir`.
+pub fn save_trained(dir: &Path, trained: &crate::rl::run::TrainedPolicy, seed: u64) -> crate::Result<()> {
+    let run = RunInfo { seed, env_steps: trained.env_steps, wall_time_s: trained.wall_s, evaluation: trained.final_evaluation().clone() };
+    let manifest = Manifest::new(
+        &trained.task,
+        trained.algorithm.name(),
+        (trained.obs_dim, trained.goal_dim),
+        trained.hidden,
+        trained.normalizer.clone(),
+        trained.hyperparameters.clone(),
+        run,
+    );
+    save(dir, manifest, &trained.actor, &trained.curve)
 }
 
 /// A bundle checked and loaded.

@@ -6,6 +6,7 @@ pub mod her;
 pub mod nets;
 pub mod normalizer;
 pub mod ppo;
+pub mod run;
 pub mod sac;
 
 use burn::prelude::*;
@@ -36,6 +37,7 @@ pub fn standard_normal(rng: &mut Rng, n: usize) -> Vec<f32> {
 }
 
 /// The two kinds of actor a policy can hold.
+#[derive(Clone, Debug)]
 pub enum PolicyNet {
     /// SAC's tanh-squashed Gaussian ("tanh-gaussian-mlp").
     TanhGaussian(Actor),
@@ -83,6 +85,7 @@ pub fn config_from_toml<C: serde::Serialize + serde::de::DeserializeOwned>(defau
 
 /// A trained goal-conditioned actor ready to act: inference weights plus the
 /// input normaliser. One forward serves a whole batch of envs.
+#[derive(Clone, Debug)]
 pub struct GoalPolicy {
     actor: PolicyNet,
     pub normalizer: RunningNormalizer,

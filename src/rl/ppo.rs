@@ -382,6 +382,7 @@ pub fn train_with_checkpoints(
                 train_success_rate: window_success as f64 / window_count as f64,
                 train_final_error_mm: window_error / window_count as f64,
                 evaluation: None,
+                policy: None,
             });
             (window_success, window_error, window_count) = (0, 0.0, 0);
         }

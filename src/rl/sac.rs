@@ -185,7 +185,7 @@ pub fn record_evaluation(
     ev.env_steps = env_steps;
     ev.wall_s = wall_s;
     curve.push(ev.clone());
-    on_progress(&Progress { env_steps, total_steps, wall_s, train_success_rate: f64::NAN, train_final_error_mm: f64::NAN, evaluation: Some(ev) });
+    on_progress(&Progress { env_steps, total_steps, wall_s, train_success_rate: f64::NAN, train_final_error_mm: f64::NAN, evaluation: Some(ev), policy: Some(policy.clone()) });
     Ok(())
 }
 
@@ -361,6 +361,9 @@ pub struct Progress {
     pub train_success_rate: f64,
     pub train_final_error_mm: f64,
     pub evaluation: Option<Evaluation>,
+    /// With every evaluation: the policy that was evaluated (the viewer
+    /// plays it while training goes on).
+    pub policy: Option<GoalPolicy>,
 }
 
 /// The result of a training run.
@@ -497,6 +500,7 @@ pub fn train_with_checkpoints(
                 train_success_rate: window_success as f64 / window_count as f64,
                 train_final_error_mm: window_error / window_count as f64,
                 evaluation: None,
+                policy: None,
             });
             (window_success, window_error, window_count) = (0, 0.0, 0);
         }

@@ -250,7 +250,7 @@ pub struct StartPose {
 }
 
 /// A goal-conditioned observation (all f32, world frame, metres and radians).
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Observation {
     pub observation: Vec<f32>,
     pub achieved_goal: Vec<f32>,

@@ -10,6 +10,8 @@ pub mod camera;
 pub mod record;
 pub mod scene;
 pub mod sim;
+pub mod teleop;
+pub mod train;
 pub mod ui;
 
 use std::path::PathBuf;
@@ -17,13 +19,42 @@ use std::path::PathBuf;
 use bevy::prelude::*;
 use bevy::window::WindowResolution;
 
+use crate::task::TaskConfig;
+
+/// Who drives the instrument in the viewer.
+#[derive(Clone, Debug)]
+pub enum Mode {
+    /// Replay a policy bundle episode after episode, or the task's scripted
+    /// oracle when there is none.
+    Replay { policy: Option<PathBuf> },
+    /// Train on a thread of its own; the viewer plays the latest snapshot.
+    Train(TrainOptions),
+    /// Drive the tip from the keyboard; optionally save the episodes.
+    Teleop { record: Option<PathBuf> },
+}
+
+/// Live training: what to train and where to save the result.
+#[derive(Clone, Debug)]
+pub struct TrainOptions {
+    pub algorithm: crate::rl::run::Algorithm,
+    pub steps: u64,
+    /// Hyper-parameters (TOML text and its origin), or the defaults.
+    pub hyperparameters_toml: Option<(String, String)>,
+    pub envs: Option<usize>,
+    /// Training threads (0 = one per core).
+    pub threads: usize,
+    /// Write the trained policy here when training ends.
+    pub out: Option<PathBuf>,
+    /// Close the viewer once training has ended (for measurements).
+    pub exit_when_done: bool,
+}
+
 /// What `gesture-lab view` asks of the viewer.
 #[derive(Clone, Debug)]
 pub struct ViewerOptions {
-    /// A policy bundle to replay; `None` replays the task's scripted oracle.
-    pub policy: Option<PathBuf>,
-    /// Task (only without a policy; a bundle carries its own task config).
-    pub task: String,
+    pub mode: Mode,
+    /// The task (a replayed bundle carries its own config and ignores this).
+    pub task: TaskConfig,
     /// Base seed: episode k runs with `episode_seed(seed, 0, k)`.
     pub seed: u64,
     /// Control steps per second in interactive mode (20 = real time).
@@ -38,13 +69,16 @@ pub struct ViewerOptions {
     pub height: u32,
     /// 4× multisampling (smoother edges; costly on a software rasteriser).
     pub msaa: bool,
+    /// Frame-rate cap (0 = none). Live training defaults to a low cap so the
+    /// renderer leaves the cores to the learner.
+    pub max_fps: f64,
 }
 
 impl Default for ViewerOptions {
     fn default() -> Self {
         Self {
-            policy: None,
-            task: "needle-reach".into(),
+            mode: Mode::Replay { policy: None },
+            task: TaskConfig::builtin("needle-reach").expect("built-in task"),
             seed: 0,
             steps_per_second: 20.0,
             record_frames: None,
@@ -53,6 +87,7 @@ impl Default for ViewerOptions {
             width: 1280,
             height: 720,
             msaa: false,
+            max_fps: 0.0,
         }
     }
 }
@@ -63,29 +98,67 @@ pub fn run_viewer(options: ViewerOptions) -> anyhow::Result<()> {
     if let Some(dir) = &options.record_frames {
         std::fs::create_dir_all(dir)?;
     }
-    let exit = App::new()
-        .insert_resource(ClearColor(Color::srgb(0.13, 0.14, 0.16)))
+    // Live training starts first, on a thread that keeps the normal priority;
+    // every thread the viewer starts afterwards (bevy's pools, the software
+    // rasteriser's workers) runs at a lower one, so rendering only uses the
+    // cycles training leaves.
+    let training = match &options.mode {
+        Mode::Train(train) => Some(train::Training::start(&options.task, train, options.seed)?),
+        _ => None,
+    };
+    if training.is_some() {
+        lower_this_threads_priority();
+    }
+    let mut app = App::new();
+    app.insert_resource(ClearColor(Color::srgb(0.13, 0.14, 0.16)))
         .add_plugins(DefaultPlugins.set(WindowPlugin {
             primary_window: Some(Window {
                 title: "gesture-lab viewer".into(),
                 resolution: WindowResolution::new(options.width, options.height),
+                present_mode: bevy::window::PresentMode::AutoNoVsync,
                 ..default()
             }),
             ..default()
         }))
-        .add_plugins(bevy_egui::EguiPlugin::default())
         .insert_resource(sim)
+        .insert_resource(ui::ViewerSettings(options.clone()))
         .add_plugins((
             sim::SimPlugin,
             scene::ScenePlugin,
             camera::OrbitCameraPlugin { msaa: options.msaa },
-            ui::UiPlugin,
             record::RecordPlugin::new(&options),
-        ))
-        .run();
-    match exit {
+            teleop::TeleopPlugin,
+        ));
+    if options.max_fps > 0.0 {
+        let wait = std::time::Duration::from_secs_f64(1.0 / options.max_fps);
+        app.insert_resource(bevy::winit::WinitSettings {
+            focused_mode: bevy::winit::UpdateMode::reactive(wait),
+            unfocused_mode: bevy::winit::UpdateMode::reactive(wait),
+        });
+    }
+    // PERF-KNOB (temporary): no egui.
+    if std::env::var("GL_NO_EGUI").is_err() {
+        app.add_plugins((bevy_egui::EguiPlugin::default(), ui::UiPlugin));
+    }
+    if let Some(training) = training {
+        app.insert_resource(training).add_plugins(train::TrainingPlugin);
+    }
+    match app.run() {
         AppExit::Success => Ok(()),
         AppExit::Error(code) => anyhow::bail!("viewer exited with code {code}"),
+    }
+}
+
+/// Raises the calling thread's nice value to 10 (Linux nice values are per
+/// thread, and threads inherit them). Best effort: on failure, nothing changes.
+fn lower_this_threads_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain syscalls on the calling thread's id.
+    unsafe {
+        let tid = libc::gettid();
+        if libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10) != 0 {
+            warn!("could not lower the viewer's priority: training may slow down more");
+        }
     }
 }
 

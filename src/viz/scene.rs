@@ -42,6 +42,7 @@ struct Drawn {
 
 fn material(materials: &mut Assets<StandardMaterial>, color: Color, roughness: f32, metallic: f32) -> Handle<StandardMaterial> {
     materials.add(StandardMaterial {
+        unlit: std::env::var("GL_UNLIT").is_ok(), // PERF-KNOB
         base_color: color,
         perceptual_roughness: roughness,
         metallic,
@@ -237,14 +238,20 @@ pub fn error_color(error_m: f32, tolerance_m: f32) -> Color {
     Color::srgb(0.95, 0.9 * (1.0 - t) + 0.1 * t, 0.1)
 }
 
+/// The tip trail as drawn: every step's tip position in its error colour.
+pub fn trail_points(sim: &Sim) -> Vec<(Vec3, Color)> {
+    sim.trail.iter().map(|p| (p.tip, error_color(p.error_m, sim.tolerance_m))).collect()
+}
+
 /// Gizmos: tip trail, error vector, workspace box.
 fn draw_overlays(sim: Res<Sim>, mut gizmos: Gizmos) {
-    let tol = sim.tolerance_m;
-    if sim.trail.len() >= 2 {
-        gizmos.linestrip_gradient(sim.trail.iter().map(|p| (p.tip, error_color(p.error_m, tol))));
+    if std::env::var("GL_NO_GIZMOS").is_ok() { return; } // PERF-KNOB
+    let trail = trail_points(&sim);
+    if trail.len() >= 2 {
+        gizmos.linestrip_gradient(trail.iter().copied());
     }
-    for p in &sim.trail {
-        gizmos.sphere(Isometry3d::from_translation(p.tip), 0.0006, error_color(p.error_m, tol)).resolution(6);
+    for &(tip, colour) in &trail {
+        gizmos.sphere(Isometry3d::from_translation(tip), 0.0006, colour).resolution(6);
     }
     if let Some(last) = sim.trail.last() {
         let goal = vec3_from(&sim.obs.desired_goal);
@@ -263,4 +270,93 @@ fn draw_overlays(sim: Res<Sim>, mut gizmos: Gizmos) {
         Transform::from_translation((lo + hi) / 2.0).with_scale(hi - lo),
         Color::srgba(0.6, 0.7, 1.0, 0.25),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::viz::ViewerOptions;
+
+    /// The scene's episode systems in an app with no window and no renderer.
+    fn headless_app() -> App {
+        let mut app = App::new();
+        app.add_plugins((MinimalPlugins, AssetPlugin::default()))
+            .init_asset::<Mesh>()
+            .init_asset::<StandardMaterial>()
+            .insert_resource(Sim::new(&ViewerOptions::default()).unwrap())
+            .insert_resource(Drawn::default())
+            .add_systems(Update, (rebuild_episode, sync_links).chain());
+        app
+    }
+
+    fn link_transforms(app: &mut App) -> Vec<(RigidBodyHandle, Transform)> {
+        let mut q = app.world_mut().query::<(&BodyPose, &Transform)>();
+        q.iter(app.world()).map(|(b, t)| (b.0, *t)).collect()
+    }
+
+    #[test]
+    fn one_entity_per_link_and_transforms_follow_the_env() {
+        let mut app = headless_app();
+        app.update();
+        let links = RobotDescription::psm().joints.len() + 1; // six DH links and the jaw
+        let before = link_transforms(&mut app);
+        assert_eq!(before.len(), links);
+        let distinct: std::collections::HashSet<_> = before.iter().map(|(h, _)| *h).collect();
+        assert_eq!(distinct.len(), links, "every link body is drawn once");
+
+        // The oracle moves the arm; after a frame every drawn link sits at its body's pose.
+        for _ in 0..5 {
+            app.world_mut().resource_mut::<Sim>().advance().unwrap();
+        }
+        app.update();
+        let after = link_transforms(&mut app);
+        let sim = app.world().resource::<Sim>();
+        let env = sim.env();
+        for (handle, t) in &after {
+            let expected = transform_from_pose(env.world().bodies[*handle].position());
+            assert!(t.translation.distance(expected.translation) < 1e-6, "link {handle:?} drawn at {:?}, simulated at {:?}", t.translation, expected.translation);
+            assert!(t.rotation.angle_between(expected.rotation) < 1e-5);
+        }
+        let moved = before.iter().zip(&after).map(|((_, a), (_, b))| a.translation.distance(b.translation)).fold(0.0f32, f32::max);
+        assert!(moved > 1e-3, "the arm moved {moved} m in five oracle steps");
+    }
+
+    #[test]
+    fn a_reset_redraws_the_episode_and_the_goal_marker_sits_on_the_goal() {
+        let mut app = headless_app();
+        app.update();
+        let count = |app: &mut App| app.world_mut().query::<&EpisodeEntity>().iter(app.world()).count();
+        let first = count(&mut app);
+        app.world_mut().resource_mut::<Sim>().reset_episode(1).unwrap();
+        app.update();
+        assert_eq!(count(&mut app), first, "the old episode's entities are despawned, the new ones spawned");
+        let goal = vec3_from(&app.world().resource::<Sim>().obs.desired_goal);
+        let mut markers = app.world_mut().query_filtered::<&Transform, With<GoalMarker>>();
+        let positions: Vec<Vec3> = markers.iter(app.world()).map(|t| t.translation).collect();
+        assert_eq!(positions.len(), 2, "goal point and tolerance sphere");
+        assert!(positions.iter().all(|p| p.distance(goal) < 1e-7));
+    }
+
+    #[test]
+    fn trail_colours_follow_the_tip_error() {
+        let mut sim = Sim::new(&ViewerOptions::default()).unwrap();
+        while !sim.done {
+            sim.advance().unwrap();
+        }
+        let trail = trail_points(&sim);
+        assert_eq!(trail.len(), sim.step + 1);
+        let green = error_color(0.0, sim.tolerance_m);
+        // The start is far from the goal, the oracle's last step inside the tolerance.
+        assert!(sim.errors_mm[0] > sim.tolerance_m as f64 * 1e3);
+        assert_ne!(trail[0].1, green);
+        assert_eq!(trail.last().unwrap().1, green);
+        for ((_, colour), error_mm) in trail.iter().zip(&sim.errors_mm) {
+            let (a, b) = (colour.to_srgba(), error_color((*error_mm * 1e-3) as f32, sim.tolerance_m).to_srgba());
+            assert!((a.red - b.red).abs() + (a.green - b.green).abs() + (a.blue - b.blue).abs() < 1e-4, "{a:?} vs {b:?} at {error_mm} mm");
+        }
+        // Redder (less green) as the error grows beyond the tolerance.
+        let g = |e: f32| error_color(e, 0.005).to_srgba().green;
+        assert!(g(0.004) > g(0.006) && g(0.006) > g(0.02) && g(0.02) > g(0.05));
+        assert_eq!(g(0.05), g(0.5), "saturated red from 10x the tolerance");
+    }
 }

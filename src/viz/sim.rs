@@ -1,19 +1,27 @@
-//! The display env and what drives it: a replayed policy bundle or the
-//! task's scripted oracle. Pause, single steps and seeded resets come from the UI.
+//! The display env and what drives it: a replayed policy bundle, the task's
+//! scripted oracle, the latest snapshot of a live training run, or the
+//! keyboard. Pause, single steps and seeded resets come from the UI.
 
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 use bevy::prelude::*;
 
-use super::ViewerOptions;
-use crate::env::{Env, StepInfo, episode_seed};
+use super::{Mode, ViewerOptions};
+use crate::env::{ACTION_DIM, Env, StepInfo, episode_seed};
+use crate::policy::demos::{Demonstrations, EpisodeRecorder};
 use crate::rl::GoalPolicy;
-use crate::task::{Observation, TaskConfig};
+use crate::task::Observation;
 
 /// Who chooses the actions.
 pub enum Driver {
     Policy(Box<GoalPolicy>),
     Oracle,
+    /// Live training: the snapshot playing now (none before the first
+    /// evaluation: the arm holds still) and the env steps it was taken at.
+    Training { snapshot: Option<(Box<GoalPolicy>, u64)> },
+    /// The keyboard (see `teleop`): `Sim::teleop_action` each step.
+    Teleop,
 }
 
 /// One point of the tip trail: position and tip error (m) at that step.
@@ -21,6 +29,15 @@ pub enum Driver {
 pub struct TrailPoint {
     pub tip: Vec3,
     pub error_m: f32,
+}
+
+/// Where teleoperated episodes are saved.
+pub struct DemoRecording {
+    pub path: PathBuf,
+    pub demos: Demonstrations,
+    pub current: EpisodeRecorder,
+    /// The last save's outcome, for the panel.
+    pub status: String,
 }
 
 /// The display env and the episode being shown.
@@ -41,6 +58,8 @@ pub struct Sim {
     pub generation: u64,
     pub obs: Observation,
     pub last: Option<StepInfo>,
+    pub last_return: Option<f64>,
+    episode_return: f64,
     pub step: usize,
     pub done: bool,
     pub successes: u32,
@@ -57,20 +76,47 @@ pub struct Sim {
     pub per_frame: bool,
     accumulator: f64,
     done_frames: u32,
+    done_seconds: f64,
     pub error: Option<String>,
+    /// The newest training snapshot, played from the next episode on.
+    pending_snapshot: Option<(Box<GoalPolicy>, u64)>,
+    /// The keyboard's action for the next step (teleop).
+    pub teleop_action: [f32; ACTION_DIM],
+    pub recording: Option<DemoRecording>,
 }
+
+/// Teleoperated episodes last at least this many control steps (20 s at
+/// real time): a person needs longer than a policy.
+pub const TELEOP_MIN_EPISODE_STEPS: usize = 400;
 
 impl Sim {
     pub fn new(options: &ViewerOptions) -> anyhow::Result<Self> {
-        let (config, driver, driver_name) = match &options.policy {
-            Some(path) => {
+        let mut config = options.task.clone();
+        let (driver, driver_name, record) = match &options.mode {
+            Mode::Replay { policy: Some(path) } => {
                 let loaded = crate::policy::load(path, None)?;
                 let name = format!("policy {} ({})", path.display(), loaded.manifest.algorithm);
-                (loaded.manifest.task_config.clone(), Driver::Policy(Box::new(loaded.policy)), name)
+                config = loaded.manifest.task_config.clone();
+                (Driver::Policy(Box::new(loaded.policy)), name, None)
             }
-            None => (TaskConfig::builtin(&options.task)?, Driver::Oracle, "scripted oracle".to_string()),
+            Mode::Replay { policy: None } => (Driver::Oracle, "scripted oracle".to_string(), None),
+            Mode::Train(t) => {
+                config = t.algorithm.task_config(&config);
+                (Driver::Training { snapshot: None }, format!("live training ({})", t.algorithm.name()), None)
+            }
+            Mode::Teleop { record } => {
+                config.episode.steps = config.episode.steps.max(TELEOP_MIN_EPISODE_STEPS);
+                (Driver::Teleop, "keyboard (teleop)".to_string(), record.clone())
+            }
         };
         let env = Env::new(config.clone())?;
+        // The dimensions are filled in after the first reset.
+        let recording = record.map(|path| DemoRecording {
+            path,
+            demos: Demonstrations::new(&config, 0, 0, "teleop (keyboard)"),
+            current: EpisodeRecorder::new(0),
+            status: "no episode saved yet".into(),
+        });
         let mut sim = Self {
             task: env.task().name().to_string(),
             env: Mutex::new(env),
@@ -83,6 +129,8 @@ impl Sim {
             generation: 0,
             obs: Observation::default(),
             last: None,
+            last_return: None,
+            episode_return: 0.0,
             step: 0,
             done: false,
             successes: 0,
@@ -96,9 +144,17 @@ impl Sim {
             per_frame: options.record_frames.is_some(),
             accumulator: 0.0,
             done_frames: 0,
+            done_seconds: 0.0,
             error: None,
+            pending_snapshot: None,
+            teleop_action: [0.0; ACTION_DIM],
+            recording,
         };
         sim.reset_episode(0)?;
+        if let Some(r) = &mut sim.recording {
+            r.demos.observation_dim = sim.obs.observation.len();
+            r.demos.goal_dim = sim.obs.desired_goal.len();
+        }
         Ok(sim)
     }
 
@@ -107,17 +163,44 @@ impl Sim {
         self.env.lock().expect("env lock")
     }
 
+    /// Hands over a new training snapshot; it drives from the next episode on,
+    /// so that every episode on screen is played by one policy.
+    pub fn offer_snapshot(&mut self, policy: GoalPolicy, env_steps: u64) {
+        self.pending_snapshot = Some((Box::new(policy), env_steps));
+    }
+
+    /// Env steps of the training snapshot driving the current episode.
+    pub fn snapshot_steps(&self) -> Option<u64> {
+        match &*self.driver.lock().expect("driver lock") {
+            Driver::Training { snapshot } => snapshot.as_ref().map(|(_, s)| *s),
+            _ => None,
+        }
+    }
+
+    pub fn is_teleop(&self) -> bool {
+        matches!(&*self.driver.lock().expect("driver lock"), Driver::Teleop)
+    }
+
     /// Starts episode `k` of the current seed.
     pub fn reset_episode(&mut self, k: u64) -> anyhow::Result<()> {
+        if let Some(snapshot) = self.pending_snapshot.take() {
+            *self.driver.get_mut().expect("driver lock") = Driver::Training { snapshot: Some(snapshot) };
+        }
+        let seed = episode_seed(self.seed, 0, k);
         let env = self.env.get_mut().expect("env lock");
-        let obs = env.reset(episode_seed(self.seed, 0, k))?;
+        let obs = env.reset(seed)?;
         let error = env.task().tip_error(&env.arm_state());
+        if let Some(r) = &mut self.recording {
+            r.current = EpisodeRecorder::new(seed);
+        }
         self.episode = k;
         self.generation += 1;
         self.step = 0;
         self.done = false;
         self.last = None;
+        self.episode_return = 0.0;
         self.done_frames = 0;
+        self.done_seconds = 0.0;
         self.errors_mm = vec![error * 1e3];
         self.trail = vec![TrailPoint { tip: super::vec3_from(&obs.achieved_goal), error_m: error as f32 }];
         self.obs = obs;
@@ -132,16 +215,33 @@ impl Sim {
         let env = self.env.get_mut().expect("env lock");
         let action = match &*self.driver.get_mut().expect("driver lock") {
             Driver::Policy(policy) => policy.act(std::slice::from_ref(&self.obs)),
+            Driver::Training { snapshot: Some((policy, _)) } => policy.act(std::slice::from_ref(&self.obs)),
+            Driver::Training { snapshot: None } => vec![0.0; ACTION_DIM],
             Driver::Oracle => env.oracle_action(),
+            Driver::Teleop => self.teleop_action.to_vec(),
         };
         let s = env.step(&action)?;
+        if let Some(r) = &mut self.recording {
+            r.current.record(&self.obs, &action, &s);
+        }
         self.step += 1;
+        self.episode_return += s.reward as f64;
         self.errors_mm.push(s.info.tip_error_mm);
         self.trail.push(TrailPoint { tip: super::vec3_from(&s.observation.achieved_goal), error_m: (s.info.tip_error_mm * 1e-3) as f32 });
         self.done = s.terminated || s.truncated;
         if self.done {
             self.episodes_done += 1;
             self.successes += s.info.success as u32;
+            self.last_return = Some(self.episode_return);
+            if let Some(r) = &mut self.recording {
+                let recorder = std::mem::replace(&mut r.current, EpisodeRecorder::new(0));
+                r.demos.episodes.push(recorder.finish(&s));
+                r.status = match r.demos.save(&r.path) {
+                    Ok(()) => format!("{} episodes saved to {}", r.demos.episodes.len(), r.path.display()),
+                    Err(e) => format!("saving failed: {e}"),
+                };
+                info!("{}", r.status);
+            }
         }
         self.obs = s.observation;
         self.last = Some(s.info);
@@ -156,6 +256,9 @@ impl Plugin for SimPlugin {
         app.add_systems(Update, drive);
     }
 }
+
+/// Time per frame spent stepping at "unlimited" speed.
+const UNLIMITED_STEP_BUDGET: std::time::Duration = std::time::Duration::from_millis(15);
 
 /// Frames (per-frame mode) or seconds an ended episode stays on screen.
 const HOLD_FRAMES: u32 = 8;
@@ -172,8 +275,11 @@ fn drive(mut sim: ResMut<Sim>, time: Res<Time>) {
                 return Ok(());
             }
             sim.done_frames += 1;
-            let hold = if sim.per_frame { HOLD_FRAMES } else { (HOLD_SECONDS * 60.0) as u32 };
-            if sim.done_frames >= hold || sim.step_once {
+            sim.done_seconds += time.delta_secs_f64();
+            // Faster than real time, the pause shrinks with the speed.
+            let hold_seconds = HOLD_SECONDS * (20.0 / sim.steps_per_second).min(1.0);
+            let held = if sim.per_frame { sim.done_frames >= HOLD_FRAMES } else { sim.done_seconds >= hold_seconds };
+            if held || sim.step_once {
                 sim.step_once = false;
                 let next = sim.episode + 1;
                 sim.reset_episode(next)?;
@@ -190,10 +296,20 @@ fn drive(mut sim: ResMut<Sim>, time: Res<Time>) {
         if sim.per_frame {
             return sim.advance();
         }
+        if sim.steps_per_second.is_infinite() {
+            // Unlimited: as many steps as fit in a slice of the frame.
+            let started = std::time::Instant::now();
+            while !sim.done && started.elapsed() < UNLIMITED_STEP_BUDGET {
+                sim.advance()?;
+            }
+            return Ok(());
+        }
         sim.accumulator += time.delta_secs_f64() * sim.steps_per_second;
-        // Never more than a few steps per frame, so a slow frame does not jump.
+        // A slow frame does not make the arm jump: at most a tenth of a
+        // second of steps per frame.
+        let most = (sim.steps_per_second / 10.0).ceil().max(1.0) as u32;
         let mut n = 0;
-        while sim.accumulator >= 1.0 && n < 4 && !sim.done {
+        while sim.accumulator >= 1.0 && n < most && !sim.done {
             sim.accumulator -= 1.0;
             sim.advance()?;
             n += 1;

@@ -1,0 +1,131 @@
+//! End to end: the real viewer under Xvfb with the software Vulkan driver
+//! renders frames and saves screenshots; the picture is not blank and shows
+//! the goal marker's colour where the goal projects. Skipped (with the reason
+//! printed) only where Xvfb or a Vulkan driver is missing; CI installs both.
+#![cfg(feature = "viz")]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use gesture_lab::env::{Env, episode_seed};
+use gesture_lab::viz::camera::{Orbit, project_to_window};
+use gesture_lab::viz::ui::PANEL_WIDTH;
+
+fn missing_renderer() -> Option<String> {
+    let has = |cmd: &str| Command::new("sh").arg("-c").arg(format!("command -v {cmd}")).output().is_ok_and(|o| o.status.success());
+    if !has("xvfb-run") {
+        return Some("xvfb-run is not installed (apt-get install xvfb xauth)".into());
+    }
+    let icd_dirs = ["/usr/share/vulkan/icd.d", "/etc/vulkan/icd.d"];
+    let has_icd = icd_dirs.iter().any(|d| std::fs::read_dir(d).is_ok_and(|mut entries| entries.any(|e| e.is_ok())));
+    if !has_icd {
+        return Some("no Vulkan driver (apt-get install mesa-vulkan-drivers libvulkan1)".into());
+    }
+    None
+}
+
+struct Png {
+    width: usize,
+    height: usize,
+    rgba: Vec<u8>,
+}
+
+impl Png {
+    fn read(path: &Path) -> Png {
+        let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+        let mut reader = decoder.read_info().unwrap();
+        let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut buf).unwrap();
+        let channels = info.color_type.samples();
+        assert!(info.bit_depth == png::BitDepth::Eight && channels >= 3, "{:?} {:?}", info.bit_depth, info.color_type);
+        let rgba = buf[..info.buffer_size()].chunks(channels).flat_map(|p| [p[0], p[1], p[2], 255]).collect();
+        Png { width: info.width as usize, height: info.height as usize, rgba }
+    }
+
+    fn pixel(&self, x: usize, y: usize) -> [u8; 3] {
+        let i = 4 * (y * self.width + x);
+        [self.rgba[i], self.rgba[i + 1], self.rgba[i + 2]]
+    }
+}
+
+/// Orange like the goal marker: much more red than green, and more green than blue.
+fn goal_coloured([r, g, b]: [u8; 3]) -> bool {
+    r as i32 - g as i32 > 50 && g as i32 > b as i32 && r > 150
+}
+
+fn run_viewer(dir: &Path, seed: u64, width: u32, height: u32) {
+    let runtime = dir.join("xdg-runtime");
+    std::fs::create_dir_all(&runtime).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    let frames = dir.join("frames");
+    let output = Command::new("xvfb-run")
+        .args(["-a", "-s", &format!("-screen 0 {width}x{height}x24")])
+        .arg(env!("CARGO_BIN_EXE_gesture-lab"))
+        .args(["view", "--task", "needle-reach", "--seed", &seed.to_string(), "--frames", "2", "--warmup-frames", "40"])
+        .args(["--width", &width.to_string(), "--height", &height.to_string()])
+        .arg("--record-frames")
+        .arg(&frames)
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .output()
+        .expect("run xvfb-run");
+    assert!(
+        output.status.success(),
+        "viewer failed: {}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn the_viewer_renders_the_goal_where_it_projects() {
+    if let Some(reason) = missing_renderer() {
+        println!("SKIPPED: {reason}");
+        return;
+    }
+    let dir: PathBuf = std::env::temp_dir().join(format!("gl-viewer-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (seed, width, height) = (3, 960, 540);
+    run_viewer(&dir, seed, width, height);
+
+    let shot = Png::read(&dir.join("frames/frame_0001.png"));
+    assert_eq!((shot.width, shot.height), (width as usize, height as usize));
+
+    // Not blank: many distinct colours, and the 3-D view is not one flat colour.
+    let mut colours = std::collections::HashSet::new();
+    for y in (0..shot.height).step_by(3) {
+        for x in (0..shot.width).step_by(3) {
+            colours.insert(shot.pixel(x, y));
+        }
+    }
+    assert!(colours.len() > 200, "only {} distinct colours: the frame looks blank", colours.len());
+
+    // The goal of episode 0 of this seed, projected with the viewer's camera.
+    let mut env = Env::from_task("needle-reach").unwrap();
+    let goal = env.reset(episode_seed(seed, 0, 0)).unwrap().desired_goal;
+    let goal = bevy::math::Vec3::new(goal[0], goal[1], goal[2]);
+    let at = project_to_window(&Orbit::default(), goal, bevy::math::Vec2::new(width as f32, height as f32), PANEL_WIDTH)
+        .expect("the goal is in front of the camera");
+    assert!(at.x > PANEL_WIDTH && at.x < width as f32 && at.y > 0.0 && at.y < height as f32, "goal projects to {at}");
+    let near = |radius: i32| {
+        let mut hits = 0;
+        for dy in -radius..=radius {
+            for dx in -radius..=radius {
+                let (x, y) = (at.x as i32 + dx, at.y as i32 + dy);
+                if x >= 0 && y >= 0 && (x as usize) < shot.width && (y as usize) < shot.height && goal_coloured(shot.pixel(x as usize, y as usize)) {
+                    hits += 1;
+                }
+            }
+        }
+        hits
+    };
+    assert!(near(3) >= 3, "no goal-coloured pixels within 3 px of the goal's projection {at}");
+    // And the colour is the marker's, not the scene's: far from the goal there is hardly any.
+    let total = (0..shot.height).flat_map(|y| (0..shot.width).map(move |x| (x, y))).filter(|&(x, y)| goal_coloured(shot.pixel(x, y))).count();
+    assert!(total < 2000, "{total} goal-coloured pixels: the check would not tell the marker from the scene");
+    std::fs::remove_dir_all(&dir).ok();
+}
