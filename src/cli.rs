@@ -95,7 +95,7 @@ pub struct TaskArgs {
     #[arg(long)]
     pub task_config: Option<PathBuf>,
     /// Perturbations: key=value pairs (tremor_mm, tremor_noise_mm, obs_noise_mm,
-    /// joint_noise, latency_steps, mass_spread, stiffness_spread, damping_spread,
+    /// joint_noise, latency_steps, latency_max_steps, mass_spread, stiffness_spread, damping_spread,
     /// gravity_compensation_spread); `randomize` is the training preset.
     #[arg(long)]
     pub perturb: Option<String>,
@@ -556,6 +556,13 @@ fn train(args: &TrainArgs) -> Result<()> {
     if args.randomize {
         let preset = crate::task::perturb::PerturbConfig::randomize_preset();
         task.perturb = preset.with_overrides(args.task.perturb.as_deref().unwrap_or(""))?;
+    }
+    // Under latency the policy must see the actions still on their way;
+    // the bundle's task config records this, so eval and replay observe the same.
+    let latency = task.perturb.max_latency_steps();
+    if latency > task.control.action_history {
+        task.control.action_history = latency;
+        eprintln!("note: training with up to {latency} step(s) of latency: the observation carries the last {latency} action(s) (control.action_history)");
     }
     if args.steps == 0 {
         bail!("--steps 0: train for at least one step");

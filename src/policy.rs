@@ -226,7 +226,7 @@ pub fn load(dir: &Path, expected_task: Option<&str>) -> Result<LoadedPolicy, Pol
     }
     manifest.task_config.validate(&m.display().to_string()).map_err(|e| file_error(&m, e.to_string()))?;
     let env = Env::new(manifest.task_config.clone()).map_err(|e| file_error(&m, e.to_string()))?;
-    let (obs_dim, goal_dim) = (env.task().observation_dim(), env.task().goal_dim());
+    let (obs_dim, goal_dim) = (env.observation_dim(), env.goal_dim());
     if (manifest.observation_dim, manifest.goal_dim, manifest.action_dim) != (obs_dim, goal_dim, ACTION_DIM) {
         return Err(file_error(
             &m,
