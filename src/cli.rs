@@ -195,6 +195,10 @@ pub struct TrainArgs {
     /// `--perturb` adjusts it.
     #[arg(long)]
     pub randomize: bool,
+    /// Observe the last K actions (control.action_history). Default: the task
+    /// config's, raised to the largest training latency.
+    #[arg(long, value_name = "K")]
+    pub action_history: Option<usize>,
     /// No progress bar (for logs).
     #[arg(long)]
     pub quiet: bool,
@@ -560,9 +564,19 @@ fn train(args: &TrainArgs) -> Result<()> {
     // Under latency the policy must see the actions still on their way;
     // the bundle's task config records this, so eval and replay observe the same.
     let latency = task.perturb.max_latency_steps();
-    if latency > task.control.action_history {
-        task.control.action_history = latency;
-        eprintln!("note: training with up to {latency} step(s) of latency: the observation carries the last {latency} action(s) (control.action_history)");
+    match args.action_history {
+        Some(k) => {
+            task.control.action_history = k;
+            task.validate("--action-history")?;
+            if k < latency {
+                eprintln!("warning: --action-history {k} hides some of the up to {latency} pending action(s) from the policy");
+            }
+        }
+        None if latency > task.control.action_history => {
+            task.control.action_history = latency;
+            eprintln!("note: training with up to {latency} step(s) of latency: the observation carries the last {latency} action(s) (control.action_history)");
+        }
+        None => {}
     }
     if args.steps == 0 {
         bail!("--steps 0: train for at least one step");
