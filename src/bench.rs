@@ -15,6 +15,7 @@ use crate::rl::sac::Evaluation;
 use crate::rl::{Algo, AlgoConfig};
 use crate::task::{TASKS, TaskConfig, rng_from_seed};
 
+/// Env throughput (`bench env`), random actions.
 #[derive(Serialize, Deserialize, Clone, Debug)]
 pub struct BenchEnvReport {
     pub task: String,
@@ -347,7 +348,7 @@ pub struct TrainingResult {
     /// Path tasks: mean tracking RMS / max error of the final evaluation.
     pub final_tracking_rms_mm: Option<Spread>,
     pub final_tracking_max_mm: Option<Spread>,
-    /// Path-tasks aside: the jaw-angle error for orientation tasks.
+    /// Orientation tasks: mean final jaw-angle error (degrees).
     pub final_orientation_error_deg: Option<Spread>,
     pub wall_s: Spread,
     /// Env steps per wall second, updates and evaluations included.
