@@ -10,7 +10,7 @@ use rapier3d::na::{Isometry3, Quaternion, Translation3, UnitQuaternion};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::env::{ACTION_DIM, Env, VecEnv, episode_seed};
+use crate::env::{ACTION_DIM, Env, episode_seed};
 use crate::policy;
 use crate::rl::ppo::{self, PpoConfig};
 use crate::rl::sac::{self, SacHerConfig};
@@ -129,7 +129,7 @@ fn view(args: ViewArgs) -> Result<()> {
     }
     let mode = if args.train {
         Mode::Train(TrainOptions {
-            algorithm: args.algo.algorithm(),
+            algo: args.algo,
             steps: args.steps,
             hyperparameters_toml: read_config_file(&args.config)?,
             envs: args.envs,
@@ -171,7 +171,7 @@ pub struct TaskArgs {
     #[arg(long)]
     pub task_config: Option<PathBuf>,
     /// Perturbations: key=value pairs (tremor_mm, tremor_noise_mm, obs_noise_mm,
-    /// joint_noise, latency_steps, mass_spread, stiffness_spread, damping_spread,
+    /// joint_noise, latency_steps, latency_max_steps, mass_spread, stiffness_spread, damping_spread,
     /// gravity_compensation_spread); `randomize` is the training preset.
     #[arg(long)]
     pub perturb: Option<String>,
@@ -236,23 +236,7 @@ pub struct RolloutArgs {
     pub json: bool,
 }
 
-#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Algo {
-    /// Soft Actor-Critic with Hindsight Experience Replay.
-    #[value(name = "sac-her")]
-    SacHer,
-    /// Proximal Policy Optimisation (on the dense reward).
-    Ppo,
-}
-
-impl Algo {
-    pub fn algorithm(self) -> crate::rl::run::Algorithm {
-        match self {
-            Algo::SacHer => crate::rl::run::Algorithm::SacHer,
-            Algo::Ppo => crate::rl::run::Algorithm::Ppo,
-        }
-    }
-}
+pub use crate::rl::Algo;
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
@@ -287,6 +271,10 @@ pub struct TrainArgs {
     /// `--perturb` adjusts it.
     #[arg(long)]
     pub randomize: bool,
+    /// Observe the last K actions (control.action_history). Default: the task
+    /// config's, raised to the largest training latency.
+    #[arg(long, value_name = "K")]
+    pub action_history: Option<usize>,
     /// No progress bar (for logs).
     #[arg(long)]
     pub quiet: bool,
@@ -331,6 +319,25 @@ pub enum BenchCommand {
     Env(BenchEnvArgs),
     /// Training speed and sample efficiency: SPS, update and inference µs, steps and seconds to 90 %.
     Train(BenchTrainArgs),
+    /// Every task: env throughput, the oracle, and training with each applicable algorithm over
+    /// several seeds; writes report.json, report.md and learning-curve PNGs.
+    Suite(BenchSuiteArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct BenchSuiteArgs {
+    /// Training seeds per task and algorithm (default 3; 2 with --quick).
+    #[arg(long)]
+    pub seeds: Option<usize>,
+    /// Directory for report.json, report.md and the curve PNGs.
+    #[arg(long, default_value = "bench-report")]
+    pub out: PathBuf,
+    /// Small budgets and short measurements: a few minutes on 2 cores.
+    #[arg(long)]
+    pub quick: bool,
+    /// Threads for the env pools (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
 }
 
 #[derive(Args, Debug)]
@@ -400,6 +407,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Replay(args) => replay(&args),
         Command::Bench(BenchCommand::Env(args)) => bench_env(&args),
         Command::Bench(BenchCommand::Train(args)) => bench_train(&args),
+        Command::Bench(BenchCommand::Suite(args)) => bench_suite(&args),
         Command::Kinematics(cmd) => kinematics(cmd),
         #[cfg(feature = "viz")]
         Command::View(args) => view(args),
@@ -411,75 +419,7 @@ fn print_json<T: Serialize>(value: &T) -> Result<()> {
     Ok(())
 }
 
-/// Oracle results over many episodes.
-#[derive(Serialize, Debug)]
-pub struct DemoReport {
-    pub task: String,
-    pub episodes: u64,
-    pub seed: u64,
-    pub success_rate: f64,
-    /// Mean control steps until the tip first met the tolerance, over successful episodes.
-    pub mean_steps_to_success: f64,
-    pub mean_final_tip_error_mm: f64,
-    pub max_final_tip_error_mm: f64,
-    /// Mean final orientation error (degrees), for tasks that ask for an orientation.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mean_final_orientation_error_deg: Option<f64>,
-    /// Mean over episodes of the RMS and of the maximum path-tracking error, for path tasks.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mean_tracking_rms_mm: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mean_tracking_max_mm: Option<f64>,
-    pub physics_faults: u64,
-}
-
-pub fn run_demo(config: &TaskConfig, episodes: u64, seed: u64) -> Result<DemoReport> {
-    let mut env = Env::new(config.clone())?;
-    let (mut successes, mut steps_sum, mut err_sum, mut err_max, mut faults) = (0u64, 0u64, 0.0, 0.0f64, 0u64);
-    let mut orientation_sum: Option<f64> = None;
-    let mut tracking_sum: Option<(f64, f64)> = None;
-    for ep in 0..episodes {
-        env.reset(episode_seed(seed, 0, ep))?;
-        let mut first_success = None;
-        loop {
-            let step = env.step(&env.oracle_action())?;
-            if step.info.success && first_success.is_none() {
-                first_success = Some(env.episode_steps() as u64);
-            }
-            if step.terminated || step.truncated {
-                faults += step.info.physics_fault as u64;
-                err_sum += step.info.tip_error_mm;
-                if let Some(o) = step.info.orientation_error_deg {
-                    *orientation_sum.get_or_insert(0.0) += o;
-                }
-                if let Some(t) = &step.info.tracking {
-                    let sum = tracking_sum.get_or_insert((0.0, 0.0));
-                    sum.0 += t.rms_error_mm;
-                    sum.1 += t.max_error_mm;
-                }
-                err_max = err_max.max(step.info.tip_error_mm);
-                if step.info.success {
-                    successes += 1;
-                    steps_sum += first_success.unwrap_or(env.episode_steps() as u64);
-                }
-                break;
-            }
-        }
-    }
-    Ok(DemoReport {
-        task: config.task.clone(),
-        episodes,
-        seed,
-        success_rate: successes as f64 / episodes.max(1) as f64,
-        mean_steps_to_success: steps_sum as f64 / successes.max(1) as f64,
-        mean_final_tip_error_mm: err_sum / episodes.max(1) as f64,
-        max_final_tip_error_mm: err_max,
-        mean_final_orientation_error_deg: orientation_sum.map(|s| s / episodes.max(1) as f64),
-        mean_tracking_rms_mm: tracking_sum.map(|s| s.0 / episodes.max(1) as f64),
-        mean_tracking_max_mm: tracking_sum.map(|s| s.1 / episodes.max(1) as f64),
-        physics_faults: faults,
-    })
-}
+pub use crate::bench::{DemoReport, run_demo};
 
 fn demo(args: &DemoArgs) -> Result<()> {
     let config = args.task.load()?;
@@ -574,91 +514,11 @@ fn rollout(args: &RolloutArgs) -> Result<()> {
     Ok(())
 }
 
-#[derive(Serialize, Debug)]
-pub struct BenchEnvReport {
-    pub task: String,
-    pub env_steps_per_s_1_thread: f64,
-    pub threads: usize,
-    pub envs: usize,
-    pub env_steps_per_s_threads: f64,
-    pub speedup: f64,
-    pub physics_us_per_substep: f64,
-    pub substeps_per_control_step: usize,
-    pub substep_s: f64,
-    pub solver_iterations: usize,
-    /// Simulated seconds per wall-clock second, one thread.
-    pub real_time_factor_1_thread: f64,
-}
+pub use crate::bench::BenchEnvReport;
 
 fn bench_env(args: &BenchEnvArgs) -> Result<()> {
     let config = args.task.load()?;
-    let seconds = args.seconds.max(0.1);
-    let mut rng = rng_from_seed(1);
-    let random_actions = |rng: &mut crate::task::Rng, n: usize| -> Vec<f32> {
-        (0..n * ACTION_DIM).map(|_| rng.random_range(-1.0f32..=1.0)).collect()
-    };
-
-    // One env on this thread, random actions, resets included.
-    let mut env = Env::new(config.clone())?;
-    env.reset(0)?;
-    let actions = random_actions(&mut rng, 4096);
-    let (mut steps, mut episodes, t0) = (0u64, 0u64, Instant::now());
-    while t0.elapsed().as_secs_f64() < seconds {
-        for a in actions.chunks(ACTION_DIM) {
-            let s = env.step(a)?;
-            if s.terminated || s.truncated {
-                episodes += 1;
-                env.reset(episodes)?;
-            }
-        }
-        steps += 4096;
-    }
-    let sps1 = steps as f64 / t0.elapsed().as_secs_f64();
-
-    // Physics alone: substeps of a running arm.
-    env.reset(0)?;
-    let substeps = config.physics.substeps;
-    let (mut n, t0) = (0u64, Instant::now());
-    let a = vec![0.3f32, -0.2, 0.1, 0.5, 0.0];
-    let mut world_time = std::time::Duration::ZERO;
-    while t0.elapsed().as_secs_f64() < seconds.min(1.0) {
-        let s = env.step(&a)?;
-        if s.truncated {
-            env.reset(n)?;
-        }
-        let t = Instant::now();
-        for _ in 0..64 {
-            env.step_physics_only();
-        }
-        world_time += t.elapsed();
-        n += 64;
-    }
-    let physics_us = world_time.as_secs_f64() * 1e6 / n as f64;
-
-    // A VecEnv on the thread pool.
-    let mut venv = VecEnv::new(&config, args.envs.max(1), 0, args.threads)?;
-    venv.reset()?;
-    let batch = random_actions(&mut rng, venv.num_envs());
-    let (mut vsteps, t0) = (0u64, Instant::now());
-    while t0.elapsed().as_secs_f64() < seconds {
-        venv.step(&batch)?;
-        vsteps += venv.num_envs() as u64;
-    }
-    let spst = vsteps as f64 / t0.elapsed().as_secs_f64();
-
-    let report = BenchEnvReport {
-        task: config.task.clone(),
-        env_steps_per_s_1_thread: sps1,
-        threads: venv.threads(),
-        envs: venv.num_envs(),
-        env_steps_per_s_threads: spst,
-        speedup: spst / sps1,
-        physics_us_per_substep: physics_us,
-        substeps_per_control_step: substeps,
-        substep_s: config.physics.dt,
-        solver_iterations: config.physics.solver_iterations,
-        real_time_factor_1_thread: sps1 * config.physics.control_period(),
-    };
+    let report = crate::bench::measure_env(&config, args.threads, args.envs, args.seconds)?;
     if args.json {
         return print_json(&report);
     }
@@ -668,6 +528,19 @@ fn bench_env(args: &BenchEnvArgs) -> Result<()> {
     println!("  physics per substep          {:>10.2} us", report.physics_us_per_substep);
     println!("  substeps per control step    {:>10} x {} s, {} solver iteration(s)", report.substeps_per_control_step, report.substep_s, report.solver_iterations);
     println!("  real-time factor, 1 thread   {:>10.0}", report.real_time_factor_1_thread);
+    Ok(())
+}
+
+fn bench_suite(args: &BenchSuiteArgs) -> Result<()> {
+    let mut budgets = if args.quick { crate::bench::SuiteBudgets::quick() } else { crate::bench::SuiteBudgets::full() };
+    if let Some(seeds) = args.seeds {
+        budgets.seeds = seeds;
+    }
+    budgets.validate()?;
+    let options = crate::bench::SuiteOptions { budgets, quick: args.quick, threads: args.threads, out: args.out.clone() };
+    let report = crate::bench::run_suite(&options, &mut |line| eprintln!("{line}"))?;
+    println!("{}", crate::bench::markdown(&report));
+    println!("report written to {}", args.out.join("report.json").display());
     Ok(())
 }
 
@@ -753,10 +626,27 @@ fn train(args: &TrainArgs) -> Result<()> {
         let preset = crate::task::perturb::PerturbConfig::randomize_preset();
         task.perturb = preset.with_overrides(args.task.perturb.as_deref().unwrap_or(""))?;
     }
+    // Under latency the policy must see the actions still on their way;
+    // the bundle's task config records this, so eval and replay observe the same.
+    let latency = task.perturb.max_latency_steps();
+    match args.action_history {
+        Some(k) => {
+            task.control.action_history = k;
+            task.validate("--action-history")?;
+            if k < latency {
+                eprintln!("warning: --action-history {k} hides some of the up to {latency} pending action(s) from the policy");
+            }
+        }
+        None if latency > task.control.action_history => {
+            task.control.action_history = latency;
+            eprintln!("note: training with up to {latency} step(s) of latency: the observation carries the last {latency} action(s) (control.action_history)");
+        }
+        None => {}
+    }
     if args.steps == 0 {
         bail!("--steps 0: train for at least one step");
     }
-    let algo = args.algo.algorithm().name();
+    let algo = args.algo.name();
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from(format!("policies/{}-{algo}-seed{}", task.task, args.seed)));
     let config_text = read_config_file(&args.config)?;
 
@@ -782,33 +672,25 @@ fn train(args: &TrainArgs) -> Result<()> {
         bar.set_message(format!("{last_train} | {last_eval}"));
     };
 
-    let request = crate::rl::run::TrainRequest {
-        task: task.clone(),
-        algorithm: args.algo.algorithm(),
-        hyperparameters_toml: config_text,
-        envs: args.envs,
-        steps: args.steps,
-        seed: args.seed,
-        threads: args.threads,
-        checkpointing: Some(sac::Checkpointing { dir: out.clone(), every: args.checkpoint_every.max(1), resume: args.resume }),
-    };
-    if args.algo == Algo::Ppo {
-        let rollout_steps = match &request.hyperparameters_toml {
-            Some((text, origin)) => PpoConfig::from_toml(text, origin)?.rollout_steps,
-            None => PpoConfig::new().rollout_steps,
-        };
-        if rollout_steps % task.episode.steps != 0 {
-            eprintln!(
-                "note: rollout_steps = {rollout_steps} is not a multiple of the episode length {}: checkpoints are only written when a rollout ends on an episode boundary",
-                task.episode.steps
-            );
-        }
+    let mut config = crate::rl::AlgoConfig::new(args.algo, config_text.as_ref().map(|(t, o)| (t.as_str(), o.as_str())))?;
+    if let Some(envs) = args.envs {
+        config.set_envs(envs);
     }
-    let outcome = crate::rl::run::train(&request, &mut on_progress)?;
+    config.validate("--envs")?;
+    if let crate::rl::AlgoConfig::Ppo(ppo) = &config
+        && ppo.rollout_steps % task.episode.steps != 0
+    {
+        eprintln!(
+            "note: rollout_steps = {} is not a multiple of the episode length {}: checkpoints are only written when a rollout ends on an episode boundary",
+            ppo.rollout_steps, task.episode.steps
+        );
+    }
+    let checkpointing = sac::Checkpointing { dir: out.clone(), every: args.checkpoint_every.max(1), resume: args.resume };
+    let outcome = crate::rl::train(&task, &config, args.steps, args.seed, args.threads, Some(&checkpointing), &mut on_progress)?;
     bar.finish();
 
-    let final_eval = outcome.final_evaluation().clone();
-    policy::save_trained(&out, &outcome, args.seed)?;
+    let final_eval = outcome.curve.last().cloned().expect("training ends with an evaluation");
+    policy::save_trained(&out, &outcome, &config, args.seed)?;
     println!(
         "trained {} on {} for {} env steps in {:.1} s ({:.0} env steps/s, {} updates)",
         algo, outcome.task.task, outcome.env_steps, outcome.wall_s, outcome.env_steps as f64 / outcome.wall_s, outcome.updates

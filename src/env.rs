@@ -74,6 +74,8 @@ pub struct Env {
     yaw: f64,
     /// The last action applied (for action-rate penalties).
     previous_action: [f32; ACTION_DIM],
+    /// The last `control.action_history` actions chosen, most recent first.
+    recent_actions: std::collections::VecDeque<[f32; ACTION_DIM]>,
     /// Perturbations drawn for this episode, with their own random stream.
     disturbance: Disturbance,
     steps: usize,
@@ -128,6 +130,7 @@ impl Env {
             tip_command: Vector3::zeros(),
             yaw: 0.0,
             previous_action: [0.0; ACTION_DIM],
+            recent_actions: std::collections::VecDeque::new(),
             disturbance: Disturbance::default(),
             steps: 0,
             done: true,
@@ -164,9 +167,18 @@ impl Env {
         BoxSpace { shape: vec![ACTION_DIM], low: vec![-1.0; ACTION_DIM], high: vec![1.0; ACTION_DIM] }
     }
 
+    /// Length of `Observation::observation`: the task's, plus the action history.
+    pub fn observation_dim(&self) -> usize {
+        self.task.observation_dim() + self.config.control.action_history * ACTION_DIM
+    }
+
+    pub fn goal_dim(&self) -> usize {
+        self.task.goal_dim()
+    }
+
     /// The flattened observation space (observation ++ achieved ++ desired).
     pub fn observation_space(&self) -> BoxSpace {
-        let n = self.task.observation_dim() + 2 * self.task.goal_dim();
+        let n = self.observation_dim() + 2 * self.goal_dim();
         BoxSpace { shape: vec![n], low: vec![f32::NEG_INFINITY; n], high: vec![f32::INFINITY; n] }
     }
 
@@ -200,10 +212,20 @@ impl Env {
         self.tip_command = start.tip;
         self.yaw = start.yaw;
         self.previous_action = [0.0; ACTION_DIM];
+        self.recent_actions = std::iter::repeat_n([0.0; ACTION_DIM], self.config.control.action_history).collect();
         self.steps = 0;
         self.done = false;
         let state = self.sensed(self.arm_state());
-        Ok(self.task.observe(&state))
+        let observation = self.task.observe(&state);
+        Ok(self.with_action_history(observation))
+    }
+
+    /// Appends the recent actions (most recent first) to the observation.
+    fn with_action_history(&self, mut observation: Observation) -> Observation {
+        for a in &self.recent_actions {
+            observation.observation.extend_from_slice(a);
+        }
+        observation
     }
 
     /// The state as the policy senses it: with observation noise, if any.
@@ -255,7 +277,7 @@ impl Env {
             return Err(Error::Invalid("step called before reset or after the episode ended".into()));
         }
         // Actuation latency: the action applied now is the one chosen k steps ago.
-        let latency = self.config.perturb.latency_steps;
+        let latency = self.disturbance.latency;
         let chosen = action;
         let action = if latency == 0 {
             action
@@ -330,6 +352,9 @@ impl Env {
         let reward = self.task.compute_reward(&observation.achieved_goal, &observation.desired_goal)
             - self.task.action_penalty(&chosen, &self.previous_action);
         self.previous_action = chosen;
+        if self.recent_actions.pop_back().is_some() {
+            self.recent_actions.push_front(chosen);
+        }
         let success = !physics_fault && self.task.step_success(&observation);
         let observation = if physics_fault || !self.config.perturb.senses_noisily() {
             observation
@@ -337,6 +362,7 @@ impl Env {
             let sensed = self.sensed(true_state);
             self.task.observe(&sensed)
         };
+        let observation = self.with_action_history(observation);
         let terminated = success && self.config.episode.terminate_on_success;
         let truncated = physics_fault || self.steps >= self.config.episode.steps;
         self.done = terminated || truncated;
@@ -519,6 +545,8 @@ struct Disturbance {
     tremor_hz: f64,
     tremor_phase: f64,
     queue: std::collections::VecDeque<[f32; ACTION_DIM]>,
+    /// Control steps between an action and its effect, this episode.
+    latency: usize,
     mass: f64,
     stiffness: f64,
     damping: f64,
@@ -543,12 +571,15 @@ impl Disturbance {
         let mut spread = |s: f64| if s > 0.0 { rng.random_range(1.0 - s..1.0 + s) } else { 1.0 };
         let (mass, stiffness, damping, gravity_compensation) =
             (spread(p.mass_spread), spread(p.stiffness_spread), spread(p.damping_spread), spread(p.gravity_compensation_spread));
+        // Drawn last, and only when it varies, so the other draws stay as they were.
+        let latency = if p.latency_max_steps > p.latency_steps { rng.random_range(p.latency_steps..=p.latency_max_steps) } else { p.latency_steps };
         Self {
             rng,
             tremor_direction,
             tremor_hz,
             tremor_phase,
             queue: std::collections::VecDeque::new(),
+            latency,
             mass,
             stiffness,
             damping,

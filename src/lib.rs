@@ -7,6 +7,7 @@ pub mod task;
 pub mod env;
 pub mod rl;
 pub mod policy;
+pub mod bench;
 pub mod plot;
 pub mod cli;
 #[cfg(feature = "viz")]

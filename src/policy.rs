@@ -198,16 +198,17 @@ pub fn save(dir: &Path, mut manifest: Manifest, actor: &PolicyNet, curve: &[Eval
     Ok(())
 }
 
-/// Writes a finished training run as a bundle in `dir`.
-pub fn save_trained(dir: &Path, trained: &crate::rl::run::TrainedPolicy, seed: u64) -> crate::Result<()> {
-    let run = RunInfo { seed, env_steps: trained.env_steps, wall_time_s: trained.wall_s, evaluation: trained.final_evaluation().clone() };
+/// Writes a finished training run (of `config`'s algorithm) as a bundle in `dir`.
+pub fn save_trained(dir: &Path, trained: &crate::rl::TrainOutcome, config: &crate::rl::AlgoConfig, seed: u64) -> crate::Result<()> {
+    let evaluation = trained.curve.last().cloned().expect("training ends with an evaluation");
+    let run = RunInfo { seed, env_steps: trained.env_steps, wall_time_s: trained.wall_s, evaluation };
     let manifest = Manifest::new(
         &trained.task,
-        trained.algorithm.name(),
+        trained.algo.name(),
         (trained.obs_dim, trained.goal_dim),
-        trained.hidden,
+        config.hidden(),
         trained.normalizer.clone(),
-        trained.hyperparameters.clone(),
+        config.to_json(),
         run,
     );
     save(dir, manifest, &trained.actor, &trained.curve)
@@ -243,7 +244,7 @@ pub fn load(dir: &Path, expected_task: Option<&str>) -> Result<LoadedPolicy, Pol
     }
     manifest.task_config.validate(&m.display().to_string()).map_err(|e| file_error(&m, e.to_string()))?;
     let env = Env::new(manifest.task_config.clone()).map_err(|e| file_error(&m, e.to_string()))?;
-    let (obs_dim, goal_dim) = (env.task().observation_dim(), env.task().goal_dim());
+    let (obs_dim, goal_dim) = (env.observation_dim(), env.goal_dim());
     if (manifest.observation_dim, manifest.goal_dim, manifest.action_dim) != (obs_dim, goal_dim, ACTION_DIM) {
         return Err(file_error(
             &m,

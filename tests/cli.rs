@@ -71,6 +71,10 @@ fn bad_input_exits_non_zero_with_a_clear_message() {
     assert!(!ok && err.contains("no joint solution"), "{err}");
     let (ok, _, err) = run(&["demo", "--task-config", "/nonexistent/x.toml"]);
     assert!(!ok && err.contains("/nonexistent/x.toml"), "{err}");
+    let (ok, _, err) = run(&["bench", "suite", "--seeds", "0", "--out", "/nonexistent/never-written"]);
+    assert!(!ok && err.contains("--seeds 0: train at least one seed"), "{err}");
+    let (ok, _, err) = run(&["train", "--steps", "1", "--action-history", "11", "--out", "/nonexistent/never-written"]);
+    assert!(!ok && err.contains("action_history = 11 is more than 10"), "{err}");
 }
 
 #[test]

@@ -6,7 +6,6 @@ pub mod her;
 pub mod nets;
 pub mod normalizer;
 pub mod ppo;
-pub mod run;
 pub mod sac;
 
 use burn::prelude::*;
@@ -129,6 +128,172 @@ impl GoalPolicy {
                 let std = a.log_std.val().exp().unsqueeze::<2>().repeat_dim(0, obs.len());
                 values((mean + std * noise).clamp(-1.0, 1.0))
             }
+        }
+    }
+}
+
+/// The learning algorithms `train` offers.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Algo {
+    /// Soft Actor-Critic with Hindsight Experience Replay.
+    #[value(name = "sac-her")]
+    #[serde(rename = "sac-her")]
+    SacHer,
+    /// Proximal Policy Optimisation (on the dense reward).
+    #[value(name = "ppo")]
+    #[serde(rename = "ppo")]
+    Ppo,
+}
+
+impl Algo {
+    /// The name manifests, file names and reports use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Algo::SacHer => "sac-her",
+            Algo::Ppo => "ppo",
+        }
+    }
+}
+
+/// The hyper-parameters of one of the algorithms.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AlgoConfig {
+    SacHer(sac::SacHerConfig),
+    Ppo(ppo::PpoConfig),
+}
+
+impl AlgoConfig {
+    /// `algo`'s defaults, overridden by a TOML text (`text`, where it came from).
+    pub fn new(algo: Algo, overrides: Option<(&str, &str)>) -> crate::Result<Self> {
+        Ok(match (algo, overrides) {
+            (Algo::SacHer, Some((text, origin))) => AlgoConfig::SacHer(sac::SacHerConfig::from_toml(text, origin)?),
+            (Algo::SacHer, None) => AlgoConfig::SacHer(sac::SacHerConfig::new()),
+            (Algo::Ppo, Some((text, origin))) => AlgoConfig::Ppo(ppo::PpoConfig::from_toml(text, origin)?),
+            (Algo::Ppo, None) => AlgoConfig::Ppo(ppo::PpoConfig::new()),
+        })
+    }
+
+    pub fn algo(&self) -> Algo {
+        match self {
+            AlgoConfig::SacHer(_) => Algo::SacHer,
+            AlgoConfig::Ppo(_) => Algo::Ppo,
+        }
+    }
+
+    pub fn set_envs(&mut self, envs: usize) {
+        match self {
+            AlgoConfig::SacHer(c) => c.envs = envs,
+            AlgoConfig::Ppo(c) => c.envs = envs,
+        }
+    }
+
+    /// Env steps between evaluations (a learning curve's resolution).
+    pub fn set_eval_interval(&mut self, steps: usize) {
+        match self {
+            AlgoConfig::SacHer(c) => c.eval_interval = steps,
+            AlgoConfig::Ppo(c) => c.eval_interval = steps,
+        }
+    }
+
+    pub fn set_eval_episodes(&mut self, episodes: usize) {
+        match self {
+            AlgoConfig::SacHer(c) => c.eval_episodes = episodes,
+            AlgoConfig::Ppo(c) => c.eval_episodes = episodes,
+        }
+    }
+
+    pub fn validate(&self, origin: &str) -> crate::Result<()> {
+        match self {
+            AlgoConfig::SacHer(c) => c.validate(origin),
+            AlgoConfig::Ppo(c) => c.validate(origin),
+        }
+    }
+
+    pub fn hidden(&self) -> usize {
+        match self {
+            AlgoConfig::SacHer(c) => c.hidden,
+            AlgoConfig::Ppo(c) => c.hidden,
+        }
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            AlgoConfig::SacHer(c) => serde_json::to_value(c),
+            AlgoConfig::Ppo(c) => serde_json::to_value(c),
+        }
+        .expect("configs serialise")
+    }
+}
+
+/// What a training run of either algorithm hands back.
+pub struct TrainOutcome {
+    pub algo: Algo,
+    /// The task config trained on (PPO switches the reward to dense).
+    pub task: crate::task::TaskConfig,
+    pub actor: PolicyNet,
+    pub normalizer: RunningNormalizer,
+    pub curve: Vec<sac::Evaluation>,
+    pub env_steps: u64,
+    pub wall_s: f64,
+    pub updates: u64,
+    pub obs_dim: usize,
+    pub goal_dim: usize,
+}
+
+impl TrainOutcome {
+    pub fn policy(&self) -> GoalPolicy {
+        let actor = match &self.actor {
+            PolicyNet::TanhGaussian(a) => PolicyNet::TanhGaussian(a.clone()),
+            PolicyNet::Gaussian(a) => PolicyNet::Gaussian(a.clone()),
+        };
+        GoalPolicy::new(actor, self.normalizer.clone(), self.obs_dim, self.goal_dim)
+    }
+}
+
+/// Trains `config`'s algorithm on `task` for `steps` env steps: what `train`
+/// and `bench suite` both run. PPO learns from the dense reward (minus the
+/// distance to the goal), so it trains on a copy of `task` switched to it.
+pub fn train(
+    task: &crate::task::TaskConfig,
+    config: &AlgoConfig,
+    steps: u64,
+    seed: u64,
+    threads: usize,
+    checkpointing: Option<&checkpoint::Checkpointing>,
+    on_progress: &mut dyn FnMut(&sac::Progress),
+) -> crate::Result<TrainOutcome> {
+    let mut task = task.clone();
+    match config {
+        AlgoConfig::SacHer(c) => {
+            let t = sac::train_with_checkpoints(&task, c.clone(), steps, seed, threads, checkpointing, on_progress)?;
+            Ok(TrainOutcome {
+                algo: Algo::SacHer,
+                actor: t.learner.policy_actor(),
+                normalizer: t.learner.normalizer.clone(),
+                updates: t.learner.updates,
+                obs_dim: t.learner.obs_dim,
+                goal_dim: t.learner.goal_dim,
+                curve: t.curve,
+                env_steps: t.env_steps,
+                wall_s: t.wall_s,
+                task,
+            })
+        }
+        AlgoConfig::Ppo(c) => {
+            task.episode.reward = crate::task::RewardMode::Dense;
+            let t = ppo::train_with_checkpoints(&task, c.clone(), steps, seed, threads, checkpointing, on_progress)?;
+            Ok(TrainOutcome {
+                algo: Algo::Ppo,
+                actor: PolicyNet::Gaussian(t.agent.actor.valid()),
+                normalizer: t.normalizer,
+                curve: t.curve,
+                env_steps: t.env_steps,
+                wall_s: t.wall_s,
+                updates: t.updates,
+                obs_dim: t.obs_dim,
+                goal_dim: t.goal_dim,
+                task,
+            })
         }
     }
 }

@@ -257,7 +257,7 @@ pub fn train_with_checkpoints(
     let start = std::time::Instant::now();
     let (e, t_max) = (config.envs, config.rollout_steps);
     let mut venv = VecEnv::new(task, e, seed, threads)?;
-    let (obs_dim, goal_dim) = (venv.envs()[0].task().observation_dim(), venv.envs()[0].task().goal_dim());
+    let (obs_dim, goal_dim) = (venv.envs()[0].observation_dim(), venv.envs()[0].goal_dim());
     let input = obs_dim + goal_dim;
     let device = Device::flex().autodiff();
     let plain = Device::flex();

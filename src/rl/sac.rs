@@ -424,7 +424,7 @@ pub fn train_with_checkpoints(
     let start = std::time::Instant::now();
     let mut venv = VecEnv::new(task, config.envs, seed, threads)?;
     let probe = &venv.envs()[0];
-    let (obs_dim, goal_dim) = (probe.task().observation_dim(), probe.task().goal_dim());
+    let (obs_dim, goal_dim) = (probe.observation_dim(), probe.goal_dim());
     let reward_task = task.build_task();
     let reward = |a: &[f32], g: &[f32]| reward_task.compute_reward(a, g);
     let e = config.envs;

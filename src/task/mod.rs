@@ -25,6 +25,9 @@ pub fn rng_from_seed(seed: u64) -> Rng {
     Rng::seed_from_u64(seed)
 }
 
+/// The longest action history an observation may carry.
+pub const MAX_ACTION_HISTORY: usize = 10;
+
 /// A built-in task: its id, a one-line summary and its default config.
 pub struct TaskInfo {
     pub name: &'static str,
@@ -85,6 +88,16 @@ pub struct ControlConfig {
     pub yaw_limit_deg: f64,
     pub workspace_min: [f64; 3],
     pub workspace_max: [f64; 3],
+    /// The last k actions the policy chose, appended to the observation (most
+    /// recent first, k x 5 numbers): under actuation latency they are the
+    /// actions still on their way. 0 (the default) adds nothing, so configs
+    /// and policies from before this field keep their observation size.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub action_history: usize,
+}
+
+fn is_zero(v: &usize) -> bool {
+    *v == 0
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -172,6 +185,9 @@ impl TaskConfig {
             if !(v.is_finite() && v > 0.0) {
                 return bad(format!("{field} = {v} must be > 0"));
             }
+        }
+        if c.action_history > MAX_ACTION_HISTORY {
+            return bad(format!("control.action_history = {} is more than {MAX_ACTION_HISTORY}", c.action_history));
         }
         let boxes = [
             ("control.workspace", c.workspace_min, c.workspace_max),

@@ -21,6 +21,9 @@ pub struct PerturbConfig {
     pub joint_noise: f64,
     /// Control steps between an action and its effect.
     pub latency_steps: usize,
+    /// If above `latency_steps`, each episode's latency is drawn uniformly
+    /// from `latency_steps..=latency_max_steps`.
+    pub latency_max_steps: usize,
     /// Per-episode spread of link masses: each scaled uniformly in [1 − s, 1 + s].
     pub mass_spread: f64,
     /// Per-episode spread of servo stiffness.
@@ -39,15 +42,22 @@ impl PerturbConfig {
             tremor_noise_mm: 0.1,
             obs_noise_mm: 0.3,
             joint_noise: 0.002,
-            // Latency is left out: without the pending actions in the
-            // observation the task is not Markov, and the integrating
-            // setpoint control oscillates (see `--perturb latency_steps=1`).
+            // 0 or 1 step per episode. A policy only copes with latency when it
+            // sees its pending actions (without them the task is not Markov and
+            // the integrating setpoint control oscillates), so `train
+            // --randomize` turns on `control.action_history` to match.
             latency_steps: 0,
+            latency_max_steps: 1,
             mass_spread: 0.3,
             stiffness_spread: 0.3,
             damping_spread: 0.3,
             gravity_compensation_spread: 0.1,
         }
+    }
+
+    /// The largest latency an episode can draw (steps).
+    pub fn max_latency_steps(&self) -> usize {
+        self.latency_steps.max(self.latency_max_steps)
     }
 
     /// Whether observations are noisy.
@@ -100,8 +110,10 @@ impl PerturbConfig {
                 return Err(Error::Config { origin: origin.into(), message: format!("perturb.{name} = {v} must be < 1 (a scale stays positive)") });
             }
         }
-        if self.latency_steps > 10 {
-            return Err(Error::Config { origin: origin.into(), message: format!("perturb.latency_steps = {} is more than 10", self.latency_steps) });
+        for (name, v) in [("latency_steps", self.latency_steps), ("latency_max_steps", self.latency_max_steps)] {
+            if v > 10 {
+                return Err(Error::Config { origin: origin.into(), message: format!("perturb.{name} = {v} is more than 10") });
+            }
         }
         Ok(())
     }

@@ -36,7 +36,7 @@ pub enum Mode {
 /// Live training: what to train and where to save the result.
 #[derive(Clone, Debug)]
 pub struct TrainOptions {
-    pub algorithm: crate::rl::run::Algorithm,
+    pub algo: crate::rl::Algo,
     pub steps: u64,
     /// Hyper-parameters (TOML text and its origin), or the defaults.
     pub hyperparameters_toml: Option<(String, String)>,

@@ -157,7 +157,8 @@ fn rebuild_episode(
     // Scene objects: every collider not on the instrument.
     let tray = material(&mut materials, Color::srgb(0.55, 0.57, 0.6), 0.8, 0.0);
     let pad = material(&mut materials, Color::srgb(0.3, 0.55, 0.4), 0.9, 0.0);
-    let needle = material(&mut materials, Color::srgb(0.92, 0.92, 0.95), 0.2, 1.0);
+    // Mostly dielectric: a fully metallic needle looks black without an environment map.
+    let needle = material(&mut materials, Color::srgb(0.92, 0.92, 0.95), 0.25, 0.3);
     for (_, collider) in world.colliders.iter() {
         if collider.parent().is_some_and(|b| psm.bodies.contains(&b)) {
             continue;
@@ -197,8 +198,8 @@ fn rebuild_episode(
     commands.spawn((
         EpisodeEntity,
         GoalMarker,
-        Mesh3d(meshes.add(Sphere::new(0.0012))),
-        MeshMaterial3d(materials.add(StandardMaterial { base_color: Color::srgb(1.0, 0.35, 0.1), unlit: true, ..default() })),
+        Mesh3d(meshes.add(Sphere::new(GOAL_MARKER_RADIUS_M))),
+        MeshMaterial3d(materials.add(StandardMaterial { base_color: GOAL_MARKER_COLOR, unlit: true, ..default() })),
         Transform::from_translation(goal),
     ));
     commands.spawn((
@@ -206,14 +207,22 @@ fn rebuild_episode(
         GoalMarker,
         Mesh3d(meshes.add(Sphere::new(sim.tolerance_m).mesh().uv(32, 16))),
         MeshMaterial3d(materials.add(StandardMaterial {
-            base_color: Color::srgba(0.25, 0.75, 1.0, 0.4),
+            base_color: Color::srgba(0.25, 0.75, 1.0, 0.45),
             alpha_mode: AlphaMode::Blend,
             unlit: true,
+            // Only the far half of the shell: it reads as a translucent ball
+            // behind the goal point without tinting the point itself.
+            cull_mode: Some(bevy::render::render_resource::Face::Front),
             ..default()
         })),
         Transform::from_translation(goal),
     ));
 }
+
+/// Radius of the goal point (the tolerance sphere around it is the task's).
+pub const GOAL_MARKER_RADIUS_M: f32 = 0.002;
+/// The goal point's colour (unlit, so it reads the same from every side).
+pub const GOAL_MARKER_COLOR: Color = Color::srgb(1.0, 0.35, 0.1);
 
 /// Copies every drawn body's simulated pose onto its transform.
 fn sync_links(sim: Res<Sim>, mut links: Query<(&BodyPose, &mut Transform)>) {
@@ -255,8 +264,11 @@ fn draw_overlays(sim: Res<Sim>, mut gizmos: Gizmos) {
     }
     if let Some(last) = sim.trail.last() {
         let goal = vec3_from(&sim.obs.desired_goal);
-        if last.tip.distance(goal) > 1e-4 {
-            gizmos.arrow(last.tip, goal, Color::srgb(1.0, 0.85, 0.1)).with_tip_length(0.003);
+        // The error vector stops at the goal point's surface, so it does not hide it.
+        let gap = last.tip.distance(goal) - GOAL_MARKER_RADIUS_M;
+        if gap > 1e-4 {
+            let end = goal + (last.tip - goal).normalize() * GOAL_MARKER_RADIUS_M;
+            gizmos.arrow(last.tip, end, Color::srgb(1.0, 0.85, 0.1)).with_tip_length(0.003_f32.min(gap / 2.0));
         }
     }
     // The box the tip targets are clipped to.

@@ -101,8 +101,11 @@ impl Sim {
             }
             Mode::Replay { policy: None } => (Driver::Oracle, "scripted oracle".to_string(), None),
             Mode::Train(t) => {
-                config = t.algorithm.task_config(&config);
-                (Driver::Training { snapshot: None }, format!("live training ({})", t.algorithm.name()), None)
+                // PPO learns (and is shown) on the dense reward.
+                if t.algo == crate::rl::Algo::Ppo {
+                    config.episode.reward = crate::task::RewardMode::Dense;
+                }
+                (Driver::Training { snapshot: None }, format!("live training ({})", t.algo.name()), None)
             }
             Mode::Teleop { record } => {
                 config.episode.steps = config.episode.steps.max(TELEOP_MIN_EPISODE_STEPS);

@@ -11,7 +11,7 @@ use bevy::prelude::*;
 
 use super::TrainOptions;
 use super::sim::Sim;
-use crate::rl::run::{TrainRequest, train};
+use crate::rl::AlgoConfig;
 use crate::rl::sac::{Evaluation, Progress};
 use crate::task::TaskConfig;
 
@@ -42,23 +42,19 @@ pub struct Training {
 impl Training {
     /// Starts the training thread.
     pub fn start(task: &TaskConfig, options: &TrainOptions, seed: u64) -> anyhow::Result<Self> {
-        let request = TrainRequest {
-            task: task.clone(),
-            algorithm: options.algorithm,
-            hyperparameters_toml: options.hyperparameters_toml.clone(),
-            envs: options.envs,
-            steps: options.steps,
-            seed,
-            threads: options.threads,
-            checkpointing: None,
-        };
+        let toml = options.hyperparameters_toml.as_ref().map(|(text, origin)| (text.as_str(), origin.as_str()));
+        let mut config = AlgoConfig::new(options.algo, toml)?;
+        if let Some(envs) = options.envs {
+            config.set_envs(envs);
+        }
+        config.validate("--envs")?;
+        let run = Run { task: task.clone(), config, steps: options.steps, seed, threads: options.threads, out: options.out.clone() };
         let (sender, events) = channel();
-        let out = options.out.clone();
-        let thread = std::thread::Builder::new().name("training".into()).spawn(move || run_training(request, out, sender))?;
+        let thread = std::thread::Builder::new().name("training".into()).spawn(move || run_training(run, sender))?;
         Ok(Self {
             events: Mutex::new(events),
             thread: Some(thread),
-            algorithm: options.algorithm.name(),
+            algorithm: options.algo.name(),
             total_steps: options.steps,
             env_steps: 0,
             wall_s: 0.0,
@@ -75,16 +71,27 @@ impl Training {
     }
 }
 
-fn run_training(request: TrainRequest, out: Option<std::path::PathBuf>, events: Sender<TrainEvent>) {
+/// What the training thread runs.
+struct Run {
+    task: TaskConfig,
+    config: AlgoConfig,
+    steps: u64,
+    seed: u64,
+    threads: usize,
+    out: Option<std::path::PathBuf>,
+}
+
+fn run_training(run: Run, events: Sender<TrainEvent>) {
     // A closed viewer drops the receiver; sends then fail and are ignored.
     let mut on_progress = |p: &Progress| {
         let _ = events.send(TrainEvent::Progress(Box::new(p.clone())));
     };
-    let result = train(&request, &mut on_progress).map_err(|e| e.to_string()).and_then(|trained| {
-        let ev = trained.final_evaluation();
+    let trained = crate::rl::train(&run.task, &run.config, run.steps, run.seed, run.threads, None, &mut on_progress);
+    let result = trained.map_err(|e| e.to_string()).and_then(|trained| {
+        let ev = trained.curve.last().expect("training ends with an evaluation");
         let mut summary = format!(
             "trained {} on {} for {} env steps in {:.1} s ({:.0} env steps/s): success {:.0} %, final tip error {:.2} mm",
-            trained.algorithm.name(),
+            trained.algo.name(),
             trained.task.task,
             trained.env_steps,
             trained.wall_s,
@@ -92,8 +99,8 @@ fn run_training(request: TrainRequest, out: Option<std::path::PathBuf>, events: 
             ev.success_rate * 100.0,
             ev.mean_final_error_mm
         );
-        if let Some(dir) = &out {
-            crate::policy::save_trained(dir, &trained, request.seed).map_err(|e| e.to_string())?;
+        if let Some(dir) = &run.out {
+            crate::policy::save_trained(dir, &trained, &run.config, run.seed).map_err(|e| e.to_string())?;
             summary.push_str(&format!("; policy written to {}", dir.display()));
         }
         Ok(summary)
