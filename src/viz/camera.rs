@@ -33,8 +33,8 @@ pub struct Orbit {
 
 impl Default for Orbit {
     fn default() -> Self {
-        // ~0.3 m from the tray centre, looking at the middle of the workspace.
-        Self { target: Vec3::new(0.0, 0.04, 0.0), distance: 0.3, yaw: 0.6, pitch: 0.38 }
+        // ~0.36 m from the tray centre, looking at the middle of the workspace.
+        Self { target: Vec3::new(0.0, 0.05, 0.0), distance: 0.36, yaw: 0.6, pitch: 0.38 }
     }
 }
 
@@ -124,15 +124,10 @@ fn spawn_camera(mut commands: Commands, msaa: Res<CameraMsaa>) {
         orbit.transform(),
         orbit,
         if msaa.0 { Msaa::Sample4 } else { Msaa::Off },
+        // The materials light themselves in display range (see `material`):
+        // no tonemapping, so colours are exact and a per-pixel lookup is saved.
+        bevy::core_pipeline::tonemapping::Tonemapping::None,
     ));
-    // PERF-KNOB (temporary): tonemapping off.
-    if std::env::var("GL_TONEMAP").as_deref() == Ok("none") {
-        commands.queue(|w: &mut World| {
-            let mut q = w.query_filtered::<Entity, With<Orbit>>();
-            let e: Vec<Entity> = q.iter(w).collect();
-            for e in e { w.entity_mut(e).insert(bevy::core_pipeline::tonemapping::Tonemapping::None); }
-        });
-    }
 }
 
 fn orbit(

@@ -7,6 +7,7 @@ use bevy::prelude::*;
 use rapier3d::parry::shape::TypedShape;
 use rapier3d::prelude::RigidBodyHandle;
 
+use super::material::{SimpleLit, SimpleLitPlugin};
 use super::sim::Sim;
 use super::{transform_from_pose, vec3_from};
 use crate::sim::description::{LinkShape, RobotDescription};
@@ -15,7 +16,7 @@ pub struct ScenePlugin;
 
 impl Plugin for ScenePlugin {
     fn build(&self, app: &mut App) {
-        app.insert_resource(GlobalAmbientLight { color: Color::WHITE, brightness: 400.0, ..default() })
+        app.add_plugins(SimpleLitPlugin)
             .insert_resource(Drawn::default())
             .add_systems(Startup, setup_static)
             .add_systems(Update, (rebuild_episode, sync_links, draw_overlays).chain());
@@ -40,36 +41,27 @@ struct Drawn {
     generation: u64,
 }
 
-fn material(materials: &mut Assets<StandardMaterial>, color: Color, roughness: f32, metallic: f32) -> Handle<StandardMaterial> {
-    materials.add(StandardMaterial {
-        unlit: std::env::var("GL_UNLIT").is_ok(), // PERF-KNOB
-        base_color: color,
-        perceptual_roughness: roughness,
-        metallic,
-        alpha_mode: if color.alpha() < 1.0 { AlphaMode::Blend } else { AlphaMode::Opaque },
-        ..default()
-    })
+/// A surface of the scene: `specular` 0 is matte, ~0.5 glossy metal.
+fn lit(materials: &mut Assets<SimpleLit>, color: Color, specular: f32, shininess: f32) -> Handle<SimpleLit> {
+    materials.add(SimpleLit::new(color, specular, shininess))
 }
 
 fn setup_static(
     mut commands: Commands,
     mut gizmo_store: ResMut<GizmoConfigStore>,
     mut meshes: ResMut<Assets<Mesh>>,
-    mut materials: ResMut<Assets<StandardMaterial>>,
+    mut materials: ResMut<Assets<SimpleLit>>,
     sim: Res<Sim>,
 ) {
     // Thicker gizmo lines: the trail and error vector are millimetres long.
     let (config, _) = gizmo_store.config_mut::<DefaultGizmoConfigGroup>();
     config.line.width = 3.0;
-    // Cheap lighting: one directional light without shadow maps, plus ambient.
-    commands.spawn((
-        DirectionalLight { illuminance: 8_000.0, shadow_maps_enabled: false, ..default() },
-        Transform::from_xyz(0.3, 0.8, 0.4).looking_at(Vec3::ZERO, Vec3::Y),
-    ));
+    // Lighting is in the material (one key light and a hemisphere ambient):
+    // no bevy lights, no shadow maps, so the software rasteriser keeps up.
     // Operating table below the tray (the tray's bottom is at y = -1 cm).
     commands.spawn((
         Mesh3d(meshes.add(Plane3d::default().mesh().size(1.2, 1.2))),
-        MeshMaterial3d(material(&mut materials, Color::srgb(0.22, 0.24, 0.27), 0.9, 0.0)),
+        MeshMaterial3d(lit(&mut materials, Color::srgb(0.22, 0.24, 0.27), 0.0, 1.0)),
         Transform::from_xyz(0.0, -0.0101, 0.0),
     ));
     // Body wall: a translucent patch through the RCM, with the port as a ring.
@@ -78,19 +70,12 @@ fn setup_static(
     let rcm = Vec3::new(rcm[0] as f32, rcm[1] as f32, rcm[2] as f32);
     commands.spawn((
         Mesh3d(meshes.add(Plane3d::default().mesh().size(0.16, 0.16))),
-        MeshMaterial3d(materials.add(StandardMaterial {
-            base_color: Color::srgba(0.95, 0.65, 0.6, 0.10),
-            alpha_mode: AlphaMode::Blend,
-            double_sided: true,
-            cull_mode: None,
-            unlit: true,
-            ..default()
-        })),
+        MeshMaterial3d(lit(&mut materials, Color::srgba(0.95, 0.65, 0.6, 0.12), 0.0, 1.0)),
         Transform::from_translation(rcm),
     ));
     commands.spawn((
         Mesh3d(meshes.add(Torus::new(0.005, 0.008))),
-        MeshMaterial3d(material(&mut materials, Color::srgb(0.95, 0.75, 0.2), 0.5, 0.2)),
+        MeshMaterial3d(lit(&mut materials, Color::srgb(0.95, 0.75, 0.2), 0.3, 24.0)),
         Transform::from_translation(rcm),
     ));
 }
@@ -100,7 +85,8 @@ fn setup_static(
 fn rebuild_episode(
     mut commands: Commands,
     mut meshes: ResMut<Assets<Mesh>>,
-    mut materials: ResMut<Assets<StandardMaterial>>,
+    mut materials: ResMut<Assets<SimpleLit>>,
+    mut marker_materials: ResMut<Assets<StandardMaterial>>,
     sim: Res<Sim>,
     mut drawn: ResMut<Drawn>,
     old: Query<Entity, With<EpisodeEntity>>,
@@ -118,9 +104,9 @@ fn rebuild_episode(
 
     // Instrument links: one entity per body, primitives in the link's DH frame.
     let desc = RobotDescription::psm();
-    let shaft = material(&mut materials, Color::srgb(0.78, 0.8, 0.83), 0.35, 0.8);
-    let dark = material(&mut materials, Color::srgb(0.25, 0.27, 0.3), 0.5, 0.6);
-    let jaw = material(&mut materials, Color::srgb(0.3, 0.55, 0.95), 0.4, 0.3);
+    let shaft = lit(&mut materials, Color::srgb(0.72, 0.74, 0.78), 0.55, 48.0);
+    let dark = lit(&mut materials, Color::srgb(0.25, 0.27, 0.3), 0.35, 24.0);
+    let jaw = lit(&mut materials, Color::srgb(0.3, 0.55, 0.95), 0.4, 32.0);
     let shapes: Vec<(usize, &LinkShape)> = desc
         .joints
         .iter()
@@ -155,10 +141,9 @@ fn rebuild_episode(
     }
 
     // Scene objects: every collider not on the instrument.
-    let tray = material(&mut materials, Color::srgb(0.55, 0.57, 0.6), 0.8, 0.0);
-    let pad = material(&mut materials, Color::srgb(0.3, 0.55, 0.4), 0.9, 0.0);
-    // Mostly dielectric: a fully metallic needle looks black without an environment map.
-    let needle = material(&mut materials, Color::srgb(0.92, 0.92, 0.95), 0.25, 0.3);
+    let tray = lit(&mut materials, Color::srgb(0.55, 0.57, 0.6), 0.08, 8.0);
+    let pad = lit(&mut materials, Color::srgb(0.3, 0.55, 0.4), 0.03, 4.0);
+    let needle = lit(&mut materials, Color::srgb(0.88, 0.88, 0.92), 0.7, 64.0);
     for (_, collider) in world.colliders.iter() {
         if collider.parent().is_some_and(|b| psm.bodies.contains(&b)) {
             continue;
@@ -199,14 +184,14 @@ fn rebuild_episode(
         EpisodeEntity,
         GoalMarker,
         Mesh3d(meshes.add(Sphere::new(GOAL_MARKER_RADIUS_M))),
-        MeshMaterial3d(materials.add(StandardMaterial { base_color: GOAL_MARKER_COLOR, unlit: true, ..default() })),
+        MeshMaterial3d(marker_materials.add(StandardMaterial { base_color: GOAL_MARKER_COLOR, unlit: true, ..default() })),
         Transform::from_translation(goal),
     ));
     commands.spawn((
         EpisodeEntity,
         GoalMarker,
         Mesh3d(meshes.add(Sphere::new(sim.tolerance_m).mesh().uv(32, 16))),
-        MeshMaterial3d(materials.add(StandardMaterial {
+        MeshMaterial3d(marker_materials.add(StandardMaterial {
             base_color: Color::srgba(0.25, 0.75, 1.0, 0.45),
             alpha_mode: AlphaMode::Blend,
             unlit: true,
@@ -254,7 +239,6 @@ pub fn trail_points(sim: &Sim) -> Vec<(Vec3, Color)> {
 
 /// Gizmos: tip trail, error vector, workspace box.
 fn draw_overlays(sim: Res<Sim>, mut gizmos: Gizmos) {
-    if std::env::var("GL_NO_GIZMOS").is_ok() { return; } // PERF-KNOB
     let trail = trail_points(&sim);
     if trail.len() >= 2 {
         gizmos.linestrip_gradient(trail.iter().copied());
@@ -295,6 +279,7 @@ mod tests {
         app.add_plugins((MinimalPlugins, AssetPlugin::default()))
             .init_asset::<Mesh>()
             .init_asset::<StandardMaterial>()
+            .init_asset::<SimpleLit>()
             .insert_resource(Sim::new(&ViewerOptions::default()).unwrap())
             .insert_resource(Drawn::default())
             .add_systems(Update, (rebuild_episode, sync_links).chain());

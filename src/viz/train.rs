@@ -27,6 +27,10 @@ pub enum TrainEvent {
 pub struct Training {
     events: Mutex<Receiver<TrainEvent>>,
     thread: Option<JoinHandle<()>>,
+    /// Starts the training thread (sent once the viewer is up).
+    go: Option<Sender<()>>,
+    /// Frames rendered so far (training starts after [`START_AFTER_FRAMES`]).
+    frames: u32,
     pub algorithm: &'static str,
     pub total_steps: u64,
     pub env_steps: u64,
@@ -50,10 +54,19 @@ impl Training {
         config.validate("--envs")?;
         let run = Run { task: task.clone(), config, steps: options.steps, seed, threads: options.threads, out: options.out.clone() };
         let (sender, events) = channel();
-        let thread = std::thread::Builder::new().name("training".into()).spawn(move || run_training(run, sender))?;
+        let (go, wait_for_go) = channel::<()>();
+        let thread = std::thread::Builder::new().name("training".into()).spawn(move || {
+            // Held until the viewer's start-up (shader compilation, which
+            // keeps every core busy) is over, so it does not count against training.
+            if wait_for_go.recv().is_ok() {
+                run_training(run, sender);
+            }
+        })?;
         Ok(Self {
             events: Mutex::new(events),
             thread: Some(thread),
+            go: Some(go),
+            frames: 0,
             algorithm: options.algo.name(),
             total_steps: options.steps,
             env_steps: 0,
@@ -116,8 +129,18 @@ impl Plugin for TrainingPlugin {
     }
 }
 
+/// Frames the viewer renders before training starts: by then the render
+/// pipelines are compiled and the scene is on screen.
+pub const START_AFTER_FRAMES: u32 = 20;
+
 /// Drains the channel: counters, curves, and the newest snapshot for the display env.
 pub fn receive_training(mut training: ResMut<Training>, mut sim: ResMut<Sim>, mut exit: MessageWriter<AppExit>) {
+    training.frames += 1;
+    if training.frames >= START_AFTER_FRAMES
+        && let Some(go) = training.go.take()
+    {
+        let _ = go.send(());
+    }
     let events: Vec<TrainEvent> = training.events.lock().expect("events lock").try_iter().collect();
     for event in events {
         match event {

@@ -65,6 +65,8 @@ fn panel(
         egui::UiBuilder::new().layer_id(egui::LayerId::background()).max_rect(ctx.viewport_rect()),
     );
     egui::Panel::left("gesture-lab").resizable(false).exact_size(PANEL_WIDTH).show(&mut window_ui, |ui| {
+      // Scrolls when the window is too short for everything.
+      egui::ScrollArea::vertical().show(ui, |ui| {
         ui.heading("gesture-lab");
         counters(ui, &sim);
         if let Some(e) = &sim.error {
@@ -103,6 +105,7 @@ fn panel(
             "left drag: orbit · right drag: pan · wheel: zoom"
         };
         ui.label(egui::RichText::new(help).small().weak());
+      });
     });
     if let Some(new_options) = switch_to {
         match Sim::new(&new_options) {
