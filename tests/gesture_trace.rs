@@ -66,3 +66,24 @@ fn every_path_family_appears_with_its_configured_size() {
     }
     assert_eq!(seen.len(), 3, "{seen:?}");
 }
+
+#[test]
+fn the_reference_path_starts_at_the_first_reference_and_moves_at_the_set_speed() {
+    let config = TaskConfig::builtin("gesture-trace").unwrap();
+    let step_m = config.gesture_trace.as_ref().unwrap().speed_m_s * config.physics.control_period();
+    let mut env = Env::new(config).unwrap();
+    for seed in 0..20 {
+        let obs = env.reset(seed).unwrap();
+        let path = env.task().reference_path().expect("gesture-trace has a path");
+        assert!(path.len() > 10);
+        let start = &path[0];
+        let goal = &obs.desired_goal;
+        let d0 = ((start.x - goal[0] as f64).powi(2) + (start.y - goal[1] as f64).powi(2) + (start.z - goal[2] as f64).powi(2)).sqrt();
+        assert!(d0 < 1e-6, "seed {seed}: the path starts {d0} m from the first reference");
+        let longest = path.windows(2).map(|w| (w[1] - w[0]).norm()).fold(0.0, f64::max);
+        assert!(longest <= step_m * 1.001, "seed {seed}: a step of {longest} m, faster than {step_m} m per step");
+    }
+    let mut reach = Env::from_task("needle-reach").unwrap();
+    reach.reset(0).unwrap();
+    assert!(reach.task().reference_path().is_none());
+}

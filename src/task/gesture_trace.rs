@@ -288,6 +288,10 @@ impl Task for GestureTrace {
         })
     }
 
+    fn reference_path(&self) -> Option<Vec<Vector3<f64>>> {
+        Some((0..=self.path_steps()).map(|k| self.reference(k)).collect())
+    }
+
     fn step_success(&self, _obs: &Observation) -> bool {
         let t = self.tracking().expect("tracking");
         t.completion >= 1.0 && t.rms_error_mm <= self.params.success_rms_mm && t.max_error_mm <= self.params.success_max_mm

@@ -327,6 +327,11 @@ pub trait Task: Send {
     fn tracking(&self) -> Option<TrackingMetrics> {
         None
     }
+    /// The reference path of this episode (world, metres), one point per
+    /// control step, for tasks that follow a path (the viewer draws it).
+    fn reference_path(&self) -> Option<Vec<Vector3<f64>>> {
+        None
+    }
 }
 
 /// Euclidean distance between two goal vectors.

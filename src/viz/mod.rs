@@ -101,7 +101,7 @@ pub fn run_viewer(options: ViewerOptions) -> anyhow::Result<()> {
     }
     // Live training starts first, on a thread that keeps the normal priority;
     // every thread the viewer starts afterwards (bevy's pools, the software
-    // rasteriser's workers) runs at a lower one, so rendering only uses the
+    // rasteriser's workers) runs in SCHED_IDLE, so rendering only uses the
     // cycles training leaves.
     let training = match &options.mode {
         Mode::Train(train) => Some(train::Training::start(&options.task, train, options.seed)?),

@@ -255,8 +255,13 @@ fn draw_overlays(sim: Res<Sim>, mut gizmos: Gizmos) {
             gizmos.arrow(last.tip, end, Color::srgb(1.0, 0.85, 0.1)).with_tip_length(0.003_f32.min(gap / 2.0));
         }
     }
-    // The box the tip targets are clipped to.
     let env = sim.env();
+    // The path to trace, for path-following tasks.
+    if let Some(path) = env.task().reference_path() {
+        let points = path.iter().map(|p| Vec3::new(p.x as f32, p.y as f32, p.z as f32));
+        gizmos.linestrip(points, Color::srgba(0.55, 0.8, 1.0, 0.8));
+    }
+    // The box the tip targets are clipped to.
     let c = &env.config().control;
     let (lo, hi) = (
         Vec3::new(c.workspace_min[0] as f32, c.workspace_min[1] as f32, c.workspace_min[2] as f32),
