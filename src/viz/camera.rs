@@ -132,6 +132,7 @@ fn spawn_camera(mut commands: Commands, msaa: Res<CameraMsaa>) {
 
 fn orbit(
     buttons: Res<ButtonInput<MouseButton>>,
+    keys: Res<ButtonInput<KeyCode>>,
     motion: Res<AccumulatedMouseMotion>,
     scroll: Res<AccumulatedMouseScroll>,
     egui_input: Option<Res<EguiWantsInput>>,
@@ -142,7 +143,8 @@ fn orbit(
     }
     let Ok(mut o) = cameras.single_mut() else { return };
     let d = motion.delta;
-    if buttons.pressed(MouseButton::Left) && d != Vec2::ZERO {
+    // Ctrl + left drag belongs to teleoperation.
+    if buttons.pressed(MouseButton::Left) && !super::teleop::ctrl_held(&keys) && d != Vec2::ZERO {
         o.yaw -= d.x * 0.006;
         o.pitch = (o.pitch + d.y * 0.006).clamp(-1.5, 1.5);
     }

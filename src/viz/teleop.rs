@@ -2,7 +2,8 @@
 //!
 //! W/S forward/back and A/D left/right in the horizontal plane as seen by the
 //! camera, R/F up/down, Q/E wrist yaw, Space opens/closes the jaw, Shift for
-//! fine motion. The action goes through the same env step as a policy's.
+//! fine motion; or Ctrl + left drag moves the tip right/left and up/down as
+//! seen on screen. The action goes through the same env step as a policy's.
 
 use bevy::prelude::*;
 use bevy_egui::input::EguiWantsInput;
@@ -55,12 +56,22 @@ pub fn teleop_action(keys: TeleopKeys, camera_yaw: f32) -> [f32; crate::env::ACT
     [d.x, d.y, d.z, keys.yaw * TELEOP_YAW_GAIN, if keys.jaw_open { 1.0 } else { -1.0 }]
 }
 
+/// Mouse pixels per frame that ask for the full teleop speed.
+const DRAG_PIXELS_FOR_FULL_SPEED: f32 = 12.0;
+
+/// Whether a drag is for the tip (Ctrl held) rather than the camera.
+pub fn ctrl_held(keys: &ButtonInput<KeyCode>) -> bool {
+    keys.pressed(KeyCode::ControlLeft) || keys.pressed(KeyCode::ControlRight)
+}
+
 fn axis(keys: &ButtonInput<KeyCode>, plus: KeyCode, minus: KeyCode) -> f32 {
     keys.pressed(plus) as i32 as f32 - keys.pressed(minus) as i32 as f32
 }
 
 fn read_keyboard(
     keys: Res<ButtonInput<KeyCode>>,
+    buttons: Res<ButtonInput<MouseButton>>,
+    motion: Res<bevy::input::mouse::AccumulatedMouseMotion>,
     egui_input: Option<Res<EguiWantsInput>>,
     cameras: Query<&Orbit>,
     mut jaw: ResMut<JawOpen>,
@@ -76,10 +87,16 @@ fn read_keyboard(
     if keys.just_pressed(KeyCode::Space) {
         jaw.0 = !jaw.0;
     }
+    let drag = if ctrl_held(&keys) && buttons.pressed(MouseButton::Left) {
+        (motion.delta / DRAG_PIXELS_FOR_FULL_SPEED).clamp(Vec2::splat(-1.0), Vec2::splat(1.0))
+    } else {
+        Vec2::ZERO
+    };
     let held = TeleopKeys {
         forward: axis(&keys, KeyCode::KeyW, KeyCode::KeyS),
-        right: axis(&keys, KeyCode::KeyD, KeyCode::KeyA),
-        up: axis(&keys, KeyCode::KeyR, KeyCode::KeyF),
+        right: (axis(&keys, KeyCode::KeyD, KeyCode::KeyA) + drag.x).clamp(-1.0, 1.0),
+        // Screen y grows downwards.
+        up: (axis(&keys, KeyCode::KeyR, KeyCode::KeyF) - drag.y).clamp(-1.0, 1.0),
         yaw: axis(&keys, KeyCode::KeyE, KeyCode::KeyQ),
         fine: keys.pressed(KeyCode::ShiftLeft) || keys.pressed(KeyCode::ShiftRight),
         jaw_open: jaw.0,

@@ -100,7 +100,7 @@ fn panel(
             }
         });
         let help = if sim.is_teleop() {
-            "W/S A/D: move · R/F: up/down · Q/E: yaw · Space: jaw · Shift: fine\\nleft drag: orbit · right drag: pan · wheel: zoom"
+            "W/S A/D: move · R/F: up/down · Q/E: yaw · Space: jaw · Shift: fine\nCtrl + left drag: move the tip on screen\nleft drag: orbit · right drag: pan · wheel: zoom"
         } else {
             "left drag: orbit · right drag: pan · wheel: zoom"
         };
