@@ -80,7 +80,7 @@ pub fn measure_env(config: &TaskConfig, threads: usize, envs: usize, seconds: f6
     let physics_us = world_time.as_secs_f64() * 1e6 / n as f64;
 
     // A VecEnv on the thread pool.
-    let mut venv = VecEnv::new(&config, envs.max(1), 0, threads)?;
+    let mut venv = VecEnv::new(config, envs.max(1), 0, threads)?;
     venv.reset()?;
     let batch = random_actions(&mut rng, venv.num_envs());
     let (mut vsteps, t0) = (0u64, Instant::now());
