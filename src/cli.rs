@@ -672,11 +672,7 @@ fn train(args: &TrainArgs) -> Result<()> {
         bar.set_message(format!("{last_train} | {last_eval}"));
     };
 
-    let mut config = crate::rl::AlgoConfig::new(args.algo, config_text.as_ref().map(|(t, o)| (t.as_str(), o.as_str())))?;
-    if let Some(envs) = args.envs {
-        config.set_envs(envs);
-    }
-    config.validate("--envs")?;
+    let config = crate::rl::AlgoConfig::new(args.algo, config_text.as_ref().map(|(t, o)| (t.as_str(), o.as_str())))?.with_envs(args.envs)?;
     if let crate::rl::AlgoConfig::Ppo(ppo) = &config
         && ppo.rollout_steps % task.episode.steps != 0
     {

@@ -53,13 +53,7 @@ pub fn learning_curve(path: &Path, title: &str, success: &[Series], error_mm: &[
             chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled()))).map_err(|e| err(&e))?;
         }
         if series.len() > 1 || series.iter().any(|s| !s.name.is_empty()) {
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK)
-                .label_font(("sans-serif", 14))
-                .draw()
-                .map_err(|e| err(&e))?;
+            legend(&mut chart).map_err(|e| err(&e))?;
         }
     }
     root.present().map_err(|e| err(&e))
@@ -87,6 +81,17 @@ fn axes<'a, 'b>(panel: &'a DrawingArea<BitMapBackend<'b>, Shift>, max_x: f64, y_
         .draw()
         .map_err(|e| e.to_string())?;
     Ok(chart)
+}
+
+/// The series' legend, in a light box.
+fn legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .draw()
+        .map_err(|e| e.to_string())
 }
 
 /// A mean curve with a band around it: (x, mean, low, high) per point.
@@ -123,13 +128,7 @@ pub fn learning_curve_band(path: &Path, title: &str, success: &Band, error_mm: &
             .label("mean over seeds")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2)));
         chart.draw_series(points.iter().map(|p| Circle::new((p.0, p.1.min(y_max)), 3, BLUE.filled()))).map_err(|e| err(&e))?;
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 14))
-            .draw()
-            .map_err(|e| err(&e))?;
+        legend(&mut chart).map_err(|e| err(&e))?;
     }
     root.present().map_err(|e| err(&e))
 }

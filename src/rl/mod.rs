@@ -146,6 +146,16 @@ pub enum Algo {
 }
 
 impl Algo {
+    /// The task config this algorithm learns from: PPO learns from the
+    /// dense reward (minus the distance to the goal), SAC+HER from the task's own.
+    pub fn learning_task(self, task: &crate::task::TaskConfig) -> crate::task::TaskConfig {
+        let mut task = task.clone();
+        if self == Algo::Ppo {
+            task.episode.reward = crate::task::RewardMode::Dense;
+        }
+        task
+    }
+
     /// The name manifests, file names and reports use.
     pub fn name(self) -> &'static str {
         match self {
@@ -178,6 +188,15 @@ impl AlgoConfig {
             AlgoConfig::SacHer(_) => Algo::SacHer,
             AlgoConfig::Ppo(_) => Algo::Ppo,
         }
+    }
+
+    /// With the number of parallel envs overridden (`--envs`), checked.
+    pub fn with_envs(mut self, envs: Option<usize>) -> crate::Result<Self> {
+        if let Some(envs) = envs {
+            self.set_envs(envs);
+        }
+        self.validate("--envs")?;
+        Ok(self)
     }
 
     pub fn set_envs(&mut self, envs: usize) {
@@ -262,7 +281,7 @@ pub fn train(
     checkpointing: Option<&checkpoint::Checkpointing>,
     on_progress: &mut dyn FnMut(&sac::Progress),
 ) -> crate::Result<TrainOutcome> {
-    let mut task = task.clone();
+    let task = config.algo().learning_task(task);
     match config {
         AlgoConfig::SacHer(c) => {
             let t = sac::train_with_checkpoints(&task, c.clone(), steps, seed, threads, checkpointing, on_progress)?;
@@ -280,7 +299,6 @@ pub fn train(
             })
         }
         AlgoConfig::Ppo(c) => {
-            task.episode.reward = crate::task::RewardMode::Dense;
             let t = ppo::train_with_checkpoints(&task, c.clone(), steps, seed, threads, checkpointing, on_progress)?;
             Ok(TrainOutcome {
                 algo: Algo::Ppo,

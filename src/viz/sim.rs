@@ -101,10 +101,8 @@ impl Sim {
             }
             Mode::Replay { policy: None } => (Driver::Oracle, "scripted oracle".to_string(), None),
             Mode::Train(t) => {
-                // PPO learns (and is shown) on the dense reward.
-                if t.algo == crate::rl::Algo::Ppo {
-                    config.episode.reward = crate::task::RewardMode::Dense;
-                }
+                // Shown on the reward the algorithm learns from.
+                config = t.algo.learning_task(&config);
                 (Driver::Training { snapshot: None }, format!("live training ({})", t.algo.name()), None)
             }
             Mode::Teleop { record } => {
@@ -113,10 +111,9 @@ impl Sim {
             }
         };
         let env = Env::new(config.clone())?;
-        // The dimensions are filled in after the first reset.
         let recording = record.map(|path| DemoRecording {
             path,
-            demos: Demonstrations::new(&config, 0, 0, "teleop (keyboard)"),
+            demos: Demonstrations::new(&config, env.observation_dim(), env.goal_dim(), "teleop (keyboard)"),
             current: EpisodeRecorder::new(0),
             status: "no episode saved yet".into(),
         });
@@ -154,10 +151,6 @@ impl Sim {
             recording,
         };
         sim.reset_episode(0)?;
-        if let Some(r) = &mut sim.recording {
-            r.demos.observation_dim = sim.obs.observation.len();
-            r.demos.goal_dim = sim.obs.desired_goal.len();
-        }
         Ok(sim)
     }
 

@@ -47,11 +47,7 @@ impl Training {
     /// Starts the training thread.
     pub fn start(task: &TaskConfig, options: &TrainOptions, seed: u64) -> anyhow::Result<Self> {
         let toml = options.hyperparameters_toml.as_ref().map(|(text, origin)| (text.as_str(), origin.as_str()));
-        let mut config = AlgoConfig::new(options.algo, toml)?;
-        if let Some(envs) = options.envs {
-            config.set_envs(envs);
-        }
-        config.validate("--envs")?;
+        let config = AlgoConfig::new(options.algo, toml)?.with_envs(options.envs)?;
         let run = Run { task: task.clone(), config, steps: options.steps, seed, threads: options.threads, out: options.out.clone() };
         let (sender, events) = channel();
         let (go, wait_for_go) = channel::<()>();
