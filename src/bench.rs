@@ -10,15 +10,41 @@ use anyhow::{Context, Result, bail};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
-use crate::env::{ACTION_DIM, Env, VecEnv, episode_seed};
+use crate::env::{ACTION_DIM, Env, VecEnv};
+use crate::rng::episode_seed;
 use crate::rl::sac::Evaluation;
 use crate::rl::{Algo, AlgoConfig};
-use crate::task::{TASKS, TaskConfig, rng_from_seed};
+use crate::rng::rng_from_seed;
+use crate::task::{TASKS, TaskConfig};
 
-/// Env throughput (`bench env`), random actions.
+/// What drives the envs while `bench env` measures them.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum EnvDriver {
+    /// Uniform random actions.
+    Random,
+    /// The task's scripted oracle: on grasp tasks the jaws really grasp and
+    /// carry, so contacts are active while the clock runs.
+    Oracle,
+}
+
+impl EnvDriver {
+    /// The default for `config`: the oracle on tasks with arm contacts, random actions otherwise.
+    pub fn default_for(config: &TaskConfig) -> Self {
+        if config.physics.arm_contacts { EnvDriver::Oracle } else { EnvDriver::Random }
+    }
+}
+
+/// Env throughput (`bench env`).
 #[derive(Serialize, Deserialize, Clone, Debug)]
 pub struct BenchEnvReport {
     pub task: String,
+    /// What drove the envs (older reports: random).
+    #[serde(default = "random_driver")]
+    pub driver: EnvDriver,
+    /// The grasp mode of tasks with objects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grasp: Option<String>,
     pub env_steps_per_s_1_thread: f64,
     pub threads: usize,
     pub envs: usize,
@@ -35,21 +61,24 @@ pub struct BenchEnvReport {
 /// Measures env throughput on `config`: one env on this thread, then a
 /// VecEnv of `envs` envs on `threads` threads (0 = one per core), each for
 /// about `seconds` (at least 0.1 s); and physics alone per substep.
-pub fn measure_env(config: &TaskConfig, threads: usize, envs: usize, seconds: f64) -> Result<BenchEnvReport> {
+pub fn measure_env(config: &TaskConfig, driver: EnvDriver, threads: usize, envs: usize, seconds: f64) -> Result<BenchEnvReport> {
     let seconds = seconds.max(0.1);
     let mut rng = rng_from_seed(1);
-    let random_actions = |rng: &mut crate::task::Rng, n: usize| -> Vec<f32> {
+    let random_actions = |rng: &mut crate::rng::Rng, n: usize| -> Vec<f32> {
         (0..n * ACTION_DIM).map(|_| rng.random_range(-1.0f32..=1.0)).collect()
     };
 
-    // One env on this thread, random actions, resets included.
+    // One env on this thread, resets included.
     let mut env = Env::new(config.clone())?;
     env.reset(0)?;
     let actions = random_actions(&mut rng, 4096);
     let (mut steps, mut episodes, t0) = (0u64, 0u64, Instant::now());
     while t0.elapsed().as_secs_f64() < seconds {
         for a in actions.chunks(ACTION_DIM) {
-            let s = env.step(a)?;
+            let s = match driver {
+                EnvDriver::Random => env.step(a)?,
+                EnvDriver::Oracle => env.step(&env.oracle_action())?,
+            };
             if s.terminated || s.truncated {
                 episodes += 1;
                 env.reset(episodes)?;
@@ -65,17 +94,22 @@ pub fn measure_env(config: &TaskConfig, threads: usize, envs: usize, seconds: f6
     let (mut n, t0) = (0u64, Instant::now());
     let a = vec![0.3f32, -0.2, 0.1, 0.5, 0.0];
     let mut world_time = std::time::Duration::ZERO;
+    // Under the oracle, a control step between bursts keeps the jaws grasping and carrying.
+    let burst = if driver == EnvDriver::Oracle { substeps as u64 } else { 64 };
     while t0.elapsed().as_secs_f64() < seconds.min(1.0) {
-        let s = env.step(&a)?;
-        if s.truncated {
+        let s = match driver {
+            EnvDriver::Random => env.step(&a)?,
+            EnvDriver::Oracle => env.step(&env.oracle_action())?,
+        };
+        if s.truncated || s.terminated {
             env.reset(n)?;
         }
         let t = Instant::now();
-        for _ in 0..64 {
+        for _ in 0..burst {
             env.step_physics_only();
         }
         world_time += t.elapsed();
-        n += 64;
+        n += burst;
     }
     let physics_us = world_time.as_secs_f64() * 1e6 / n as f64;
 
@@ -85,13 +119,21 @@ pub fn measure_env(config: &TaskConfig, threads: usize, envs: usize, seconds: f6
     let batch = random_actions(&mut rng, venv.num_envs());
     let (mut vsteps, t0) = (0u64, Instant::now());
     while t0.elapsed().as_secs_f64() < seconds {
-        venv.step(&batch)?;
+        match driver {
+            EnvDriver::Random => venv.step(&batch)?,
+            EnvDriver::Oracle => {
+                let oracle: Vec<f32> = venv.envs().iter().flat_map(|e| e.oracle_action()).collect();
+                venv.step(&oracle)?
+            }
+        };
         vsteps += venv.num_envs() as u64;
     }
     let spst = vsteps as f64 / t0.elapsed().as_secs_f64();
 
     let report = BenchEnvReport {
         task: config.task.clone(),
+        driver,
+        grasp: config.physics.arm_contacts.then(|| config.physics.grasp.to_string()),
         env_steps_per_s_1_thread: sps1,
         threads: venv.threads(),
         envs: venv.num_envs(),
@@ -104,6 +146,10 @@ pub fn measure_env(config: &TaskConfig, threads: usize, envs: usize, seconds: f6
         real_time_factor_1_thread: sps1 * config.physics.control_period(),
     };
     Ok(report)
+}
+
+fn random_driver() -> EnvDriver {
+    EnvDriver::Random
 }
 
 /// Oracle results over many episodes.
@@ -126,6 +172,18 @@ pub struct DemoReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mean_tracking_max_mm: Option<f64>,
     pub physics_faults: u64,
+    /// Median control steps until the first success, over successful episodes.
+    #[serde(default)]
+    pub median_steps_to_success: f64,
+    /// The grasp mode, for tasks with arm contacts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grasp: Option<String>,
+    /// Tasks with arm contacts: mean control steps per episode in which a
+    /// link other than the blades touched the scene, and the peak force (N).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_collision_steps: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_collision_force_n: Option<f64>,
 }
 
 pub fn run_demo(config: &TaskConfig, episodes: u64, seed: u64) -> Result<DemoReport> {
@@ -133,11 +191,15 @@ pub fn run_demo(config: &TaskConfig, episodes: u64, seed: u64) -> Result<DemoRep
     let (mut successes, mut steps_sum, mut err_sum, mut err_max, mut faults) = (0u64, 0u64, 0.0, 0.0f64, 0u64);
     let mut orientation_sum: Option<f64> = None;
     let mut tracking_sum: Option<(f64, f64)> = None;
+    let mut steps_to_success = Vec::new();
+    let (mut collision_steps, mut peak_collision_n) = (0u64, 0.0f64);
     for ep in 0..episodes {
         env.reset(episode_seed(seed, 0, ep))?;
         let mut first_success = None;
         loop {
             let step = env.step(&env.oracle_action())?;
+            collision_steps += (step.info.instrument_collisions.pairs > 0) as u64;
+            peak_collision_n = peak_collision_n.max(step.info.instrument_collisions.peak_force_n);
             if step.info.success && first_success.is_none() {
                 first_success = Some(env.episode_steps() as u64);
             }
@@ -155,7 +217,9 @@ pub fn run_demo(config: &TaskConfig, episodes: u64, seed: u64) -> Result<DemoRep
                 err_max = err_max.max(step.info.tip_error_mm);
                 if step.info.success {
                     successes += 1;
-                    steps_sum += first_success.unwrap_or(env.episode_steps() as u64);
+                    let steps = first_success.unwrap_or(env.episode_steps() as u64);
+                    steps_sum += steps;
+                    steps_to_success.push(steps);
                 }
                 break;
             }
@@ -173,7 +237,21 @@ pub fn run_demo(config: &TaskConfig, episodes: u64, seed: u64) -> Result<DemoRep
         mean_tracking_rms_mm: tracking_sum.map(|s| s.0 / episodes.max(1) as f64),
         mean_tracking_max_mm: tracking_sum.map(|s| s.1 / episodes.max(1) as f64),
         physics_faults: faults,
+        median_steps_to_success: median(&mut steps_to_success),
+        grasp: config.physics.arm_contacts.then(|| config.physics.grasp.to_string()),
+        mean_collision_steps: config.physics.arm_contacts.then(|| collision_steps as f64 / episodes.max(1) as f64),
+        peak_collision_force_n: config.physics.arm_contacts.then_some(peak_collision_n),
     })
+}
+
+/// The median of `values` (the mean of the middle two for an even count; NaN when empty).
+fn median(values: &mut [u64]) -> f64 {
+    values.sort_unstable();
+    match values.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => values[n / 2] as f64,
+        n => (values[n / 2 - 1] + values[n / 2]) as f64 / 2.0,
+    }
 }
 
 
@@ -229,6 +307,8 @@ impl SuiteBudgets {
                 run("pose-reach", Algo::Ppo, 400_000, 12_800),
                 // Rollouts of 16 envs x 80 steps (assets/train/gesture-trace-ppo.toml): every 10.
                 run("gesture-trace", Algo::Ppo, 300_000, 12_800),
+                // No demonstrations: SurRoL reports that HER alone fails its grasp tasks.
+                run("needle-pick", Algo::SacHer, 100_000, 5_000),
             ],
         }
     }
@@ -248,6 +328,7 @@ impl SuiteBudgets {
                 ("pose-reach", Algo::SacHer) => (30_000, 3_000),
                 ("pose-reach", Algo::Ppo) => (200_000, 12_800),
                 ("gesture-trace", Algo::Ppo) => (200_000, 12_800),
+                ("needle-pick", Algo::SacHer) => (20_000, 5_000),
                 _ => (t.env_steps / 5, t.eval_interval),
             };
         }
@@ -433,7 +514,7 @@ pub fn run_suite(options: &SuiteOptions, on_line: &mut dyn FnMut(&str)) -> Resul
     let mut tasks = Vec::new();
     for info in TASKS {
         let config = TaskConfig::builtin(info.name)?;
-        let throughput = measure_env(&config, threads, budgets.throughput_envs, budgets.throughput_seconds)?;
+        let throughput = measure_env(&config, EnvDriver::default_for(&config), threads, budgets.throughput_envs, budgets.throughput_seconds)?;
         on_line(&format!(
             "{}: {:.0} env steps/s on 1 thread, {:.0} on {} threads",
             info.name, throughput.env_steps_per_s_1_thread, throughput.env_steps_per_s_threads, throughput.threads

@@ -10,14 +10,17 @@ use rapier3d::na::{Isometry3, Quaternion, Translation3, UnitQuaternion};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::env::{ACTION_DIM, Env, episode_seed};
+use crate::env::{ACTION_DIM, Env};
+use crate::rng::episode_seed;
 use crate::policy;
 use crate::rl::ppo::{self, PpoConfig};
 use crate::rl::sac::{self, SacHerConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 use crate::sim::description::RobotDescription;
+use crate::sim::physics::GraspMode;
 use crate::sim::kinematics::{ARM_DOF, PsmKinematics, tool_down_rotation};
-use crate::task::{TASKS, TaskConfig, rng_from_seed};
+use crate::rng::rng_from_seed;
+use crate::task::{TASKS, TaskConfig};
 
 #[derive(Parser, Debug)]
 #[command(name = "gesture-lab", version, about = "A simulated dVRK instrument that learns surgical gestures")]
@@ -175,6 +178,14 @@ pub struct TaskArgs {
     /// gravity_compensation_spread); `randomize` is the training preset.
     #[arg(long)]
     pub perturb: Option<String>,
+    /// Grasp mode of tasks with objects: friction (contacts only) or assisted
+    /// (SurRoL's weld); default: the task config's `physics.grasp`.
+    #[arg(long, value_parser = parse_grasp_mode)]
+    pub grasp: Option<GraspMode>,
+}
+
+pub fn parse_grasp_mode(s: &str) -> Result<GraspMode, String> {
+    s.parse().map_err(|e: crate::Error| e.to_string())
 }
 
 impl TaskArgs {
@@ -182,6 +193,9 @@ impl TaskArgs {
         let mut config = self.load_unperturbed()?;
         if let Some(spec) = &self.perturb {
             config.perturb = config.perturb.with_overrides(spec)?;
+        }
+        if let Some(mode) = self.grasp {
+            config.physics.grasp = mode;
         }
         Ok(config)
     }
@@ -298,6 +312,9 @@ pub struct EvalArgs {
     /// default none, whatever the policy was trained under.
     #[arg(long)]
     pub perturb: Option<String>,
+    /// Grasp mode (friction or assisted); default: the one the policy was trained in.
+    #[arg(long, value_parser = parse_grasp_mode)]
+    pub grasp: Option<GraspMode>,
     #[arg(long)]
     pub json: bool,
 }
@@ -308,6 +325,9 @@ pub struct ReplayArgs {
     pub policy: PathBuf,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Grasp mode (friction or assisted); default: the one the policy was trained in.
+    #[arg(long, value_parser = parse_grasp_mode)]
+    pub grasp: Option<GraspMode>,
     /// Write the trajectory (JSON) here instead of standard output.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -369,6 +389,10 @@ pub struct BenchEnvArgs {
     /// Seconds per measurement.
     #[arg(long, default_value_t = 3.0)]
     pub seconds: f64,
+    /// What drives the envs; default: the oracle on tasks with arm contacts
+    /// (so contacts are active), random actions on the others.
+    #[arg(long, value_enum)]
+    pub policy: Option<BuiltinPolicy>,
     #[arg(long)]
     pub json: bool,
 }
@@ -432,8 +456,14 @@ fn demo(args: &DemoArgs) -> Result<()> {
     }
     println!("task {}: scripted oracle, {} episodes, seed {}", report.task, report.episodes, report.seed);
     println!("  success rate            {:.1} %", report.success_rate * 100.0);
-    println!("  mean steps to success   {:.1}", report.mean_steps_to_success);
+    println!("  steps to success        mean {:.1}, median {:.1}", report.mean_steps_to_success, report.median_steps_to_success);
     println!("  mean final tip error    {:.4} mm (max {:.4} mm)", report.mean_final_tip_error_mm, report.max_final_tip_error_mm);
+    if let Some(g) = &report.grasp {
+        println!("  grasp mode              {g}");
+    }
+    if let (Some(steps), Some(peak)) = (report.mean_collision_steps, report.peak_collision_force_n) {
+        println!("  instrument collisions   {steps:.2} steps per episode, peak {peak:.3} N (links other than the blades)");
+    }
     if let Some(o) = report.mean_final_orientation_error_deg {
         println!("  mean final jaw angle error {o:.2} deg");
     }
@@ -518,11 +548,18 @@ pub use crate::bench::BenchEnvReport;
 
 fn bench_env(args: &BenchEnvArgs) -> Result<()> {
     let config = args.task.load()?;
-    let report = crate::bench::measure_env(&config, args.threads, args.envs, args.seconds)?;
+    use crate::bench::EnvDriver;
+    let driver = match args.policy {
+        Some(BuiltinPolicy::Random) => EnvDriver::Random,
+        Some(BuiltinPolicy::Oracle) => EnvDriver::Oracle,
+        None => EnvDriver::default_for(&config),
+    };
+    let report = crate::bench::measure_env(&config, driver, args.threads, args.envs, args.seconds)?;
     if args.json {
         return print_json(&report);
     }
-    println!("task {}", report.task);
+    let grasp = report.grasp.as_ref().map(|g| format!(", grasp {g}")).unwrap_or_default();
+    println!("task {} (driven by {:?}{grasp})", report.task, report.driver);
     println!("  env steps/s, 1 thread        {:>10.0}", report.env_steps_per_s_1_thread);
     println!("  env steps/s, {} threads ({} envs) {:>8.0}  ({:.2}x)", report.threads, report.envs, report.env_steps_per_s_threads, report.speedup);
     println!("  physics per substep          {:>10.2} us", report.physics_us_per_substep);
@@ -695,12 +732,7 @@ fn train(args: &TrainArgs) -> Result<()> {
         "evaluation ({} episodes): success {:.1} %, mean final tip error {:.2} mm",
         final_eval.episodes, final_eval.success_rate * 100.0, final_eval.mean_final_error_mm
     );
-    if let Some(o) = final_eval.mean_orientation_error_deg {
-        println!("  mean final jaw angle error {o:.2} deg");
-    }
-    if let (Some(rms), Some(max)) = (final_eval.mean_tracking_rms_mm, final_eval.mean_tracking_max_mm) {
-        println!("  path tracking error RMS {rms:.3} mm, max {max:.3} mm (means over episodes)");
-    }
+    print_task_metrics(&final_eval, &outcome.task);
     println!("policy written to {}", out.display());
     Ok(())
 }
@@ -712,6 +744,9 @@ fn eval(args: &EvalArgs) -> Result<()> {
     let loaded = policy::load(&args.policy, args.task.as_deref())?;
     let mut config = loaded.manifest.task_config.clone();
     config.perturb = crate::task::perturb::PerturbConfig::default().with_overrides(args.perturb.as_deref().unwrap_or(""))?;
+    if let Some(mode) = args.grasp {
+        config.physics.grasp = mode;
+    }
     let ev = sac::evaluate(&loaded.policy, &config, args.episodes, args.seed, args.threads)?;
     if args.json {
         return print_json(&ev);
@@ -720,13 +755,24 @@ fn eval(args: &EvalArgs) -> Result<()> {
     println!("  success rate            {:.1} %", ev.success_rate * 100.0);
     println!("  mean final tip error    {:.3} mm", ev.mean_final_error_mm);
     println!("  mean steps to success   {:.1}", ev.mean_steps_to_success);
+    print_task_metrics(&ev, &config);
+    Ok(())
+}
+
+/// The evaluation lines only some tasks have: orientation, path tracking, grasping, collisions.
+fn print_task_metrics(ev: &sac::Evaluation, task: &TaskConfig) {
     if let Some(o) = ev.mean_orientation_error_deg {
         println!("  mean final jaw angle error {o:.2} deg");
     }
     if let (Some(rms), Some(max)) = (ev.mean_tracking_rms_mm, ev.mean_tracking_max_mm) {
         println!("  path tracking error     RMS {rms:.3} mm, max {max:.3} mm (means over episodes)");
     }
-    Ok(())
+    if let Some(held) = ev.held_at_end_rate {
+        println!("  grasp mode              {} (object held at the end in {:.1} % of episodes)", task.physics.grasp, held * 100.0);
+    }
+    if let (Some(steps), Some(peak)) = (ev.mean_collision_steps, ev.peak_collision_force_n) {
+        println!("  instrument collisions   {steps:.2} steps per episode, peak {peak:.3} N (links other than the blades)");
+    }
 }
 
 #[derive(Serialize, Debug)]
@@ -753,7 +799,11 @@ struct ReplayTrajectory {
 
 fn replay(args: &ReplayArgs) -> Result<()> {
     let loaded = policy::load(&args.policy, None)?;
-    let mut env = Env::new(loaded.manifest.task_config.clone())?;
+    let mut config = loaded.manifest.task_config.clone();
+    if let Some(mode) = args.grasp {
+        config.physics.grasp = mode;
+    }
+    let mut env = Env::new(config)?;
     // Episode 0 of env 0 for this seed: the first episode `eval --seed S` runs.
     let first = env.reset(episode_seed(args.seed, 0, 0))?;
     let mut obs = first.clone();

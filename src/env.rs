@@ -15,7 +15,11 @@ use crate::sim::convert::{from_vector, to_vector};
 use crate::sim::description::RobotDescription;
 use crate::sim::kinematics::{ARM_DOF, ArmJoints, IkError, PsmKinematics, tool_down_rotation};
 use crate::sim::psm::{DOF, Joints, Psm};
-use crate::task::{ArmState, Observation, Rng, Task, TaskConfig, TrackingMetrics, rng_from_seed};
+use crate::rng::{Rng, episode_seed, rng_from_seed, standard_normal};
+use crate::sim::convert::from_pose;
+use crate::sim::grasp::{Collisions, Grasping, instrument_collisions};
+use crate::sim::physics::GraspMode;
+use crate::task::{ArmState, ObjectState, Observation, Task, TaskConfig, TrackingMetrics};
 
 /// Number of action components: dx, dy, dz, wrist yaw increment, jaw.
 pub const ACTION_DIM: usize = 5;
@@ -44,6 +48,43 @@ pub struct StepInfo {
     pub orientation_error_deg: Option<f64>,
     /// Path-tracking metrics so far, for tasks that follow a path.
     pub tracking: Option<TrackingMetrics>,
+    /// For tasks with loose objects: how the jaws hold the first one.
+    pub grasp: Option<GraspInfo>,
+    /// Contacts of the instrument's links other than the blades with the
+    /// tray or the objects during this step (tasks with arm contacts).
+    pub instrument_collisions: Collisions,
+}
+
+/// How the jaws hold an object, and where it is.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct GraspInfo {
+    /// "friction" or "assisted".
+    pub mode: String,
+    /// Both blades press on the object with at least `physics.grasp_threshold_n`.
+    pub grasped: bool,
+    /// The assisted grasp's weld holds it.
+    pub welded: bool,
+    /// The weaker blade's normal force on the object (N).
+    pub grip_force_n: f64,
+    /// Object position (world, m).
+    pub object_position: [f64; 3],
+    /// Object orientation (world, quaternion x, y, z, w).
+    pub object_rotation: [f64; 4],
+}
+
+impl GraspInfo {
+    fn new(mode: GraspMode, object: &ObjectState) -> Self {
+        let t = object.pose.translation.vector;
+        let q = object.pose.rotation.quaternion().coords;
+        Self {
+            mode: mode.name().to_string(),
+            grasped: object.hold.grasped,
+            welded: object.hold.welded,
+            grip_force_n: object.hold.grip_force_n(),
+            object_position: [t.x, t.y, t.z],
+            object_rotation: [q.x, q.y, q.z, q.w],
+        }
+    }
 }
 
 /// What `step` returns.
@@ -78,6 +119,8 @@ pub struct Env {
     recent_actions: std::collections::VecDeque<[f32; ACTION_DIM]>,
     /// Perturbations drawn for this episode, with their own random stream.
     disturbance: Disturbance,
+    /// The grasp mode and the assisted grasp's weld.
+    grasping: Grasping,
     steps: usize,
     done: bool,
 }
@@ -132,6 +175,7 @@ impl Env {
             previous_action: [0.0; ACTION_DIM],
             recent_actions: std::collections::VecDeque::new(),
             disturbance: Disturbance::default(),
+            grasping: Grasping::default(),
             steps: 0,
             done: true,
         })
@@ -208,6 +252,7 @@ impl Env {
         q0[..ARM_DOF].copy_from_slice(&arm);
         q0[ARM_DOF] = self.jaw_target(0.0);
         self.psm = Some(Psm::build(&mut self.world, perturbed.as_ref().unwrap_or(&self.description), &physics, self.world_from_base, &q0));
+        self.grasping = Grasping::new(&physics);
         self.targets = q0;
         self.tip_command = start.tip;
         self.yaw = start.yaw;
@@ -232,11 +277,11 @@ impl Env {
     fn sensed(&mut self, mut state: ArmState) -> ArmState {
         let p = &self.config.perturb;
         if p.obs_noise_mm > 0.0 {
-            let n = crate::rl::standard_normal(&mut self.disturbance.rng, 3);
+            let n = standard_normal(&mut self.disturbance.rng, 3);
             state.tip += Vector3::new(n[0] as f64, n[1] as f64, n[2] as f64) * p.obs_noise_mm * 1e-3;
         }
         if p.joint_noise > 0.0 {
-            let n = crate::rl::standard_normal(&mut self.disturbance.rng, DOF);
+            let n = standard_normal(&mut self.disturbance.rng, DOF);
             state.joints.iter_mut().zip(n).for_each(|(q, e)| *q += e as f64 * p.joint_noise);
         }
         state
@@ -267,7 +312,16 @@ impl Env {
         // Tool yaw: the jaw axis x6 is (−cos ψ, −sin ψ, 0) in the base frame.
         let x6 = psm.tip_pose_base(&self.world).rotation * Vector3::x();
         let tip_yaw = (-x6.y).atan2(-x6.x);
-        ArmState { tip, tip_velocity, yaw: self.yaw, tip_yaw, tip_command: self.tip_command, joints: psm.joint_positions(&self.world) }
+        let objects = self
+            .task
+            .objects()
+            .iter()
+            .map(|&h| {
+                let body = &self.world.bodies[h];
+                ObjectState { pose: from_pose(body.position()), velocity: from_vector(body.linvel()), hold: self.grasping.hold(&self.world, psm, h) }
+            })
+            .collect();
+        ArmState { tip, tip_velocity, yaw: self.yaw, tip_yaw, tip_command: self.tip_command, joints: psm.joint_positions(&self.world), joint_velocities: psm.joint_velocities(&self.world), objects }
     }
 
     /// Advances one control step.
@@ -314,6 +368,10 @@ impl Env {
             Err(_) => true,
         };
         next[ARM_DOF] = self.jaw_target(action[4]);
+        if let Some(speed) = c.max_jaw_speed_deg_s {
+            let most = speed.to_radians() * self.config.physics.control_period();
+            next[ARM_DOF] = previous[ARM_DOF] + (next[ARM_DOF] - previous[ARM_DOF]).clamp(-most, most);
+        }
 
         // The servos follow a linear ramp to the new targets, as the dVRK's
         // trajectory interpolation does, with its slope as velocity feed-forward.
@@ -322,6 +380,11 @@ impl Env {
         let velocity: Joints = std::array::from_fn(|i| (next[i] - previous[i]) / period);
         let psm = self.psm.as_ref().expect("checked above");
         let mut physics_fault = false;
+        let mut collisions = Collisions::default();
+        let contacts = self.config.physics.arm_contacts;
+        // SurRoL's sign convention: the lower half of the jaw range closes.
+        let jaw_closing = action[4] < 0.0;
+        self.grasping.begin_step();
         for s in 1..=substeps {
             let f = s as f64 / substeps as f64;
             let ramp: Joints = std::array::from_fn(|i| previous[i] + (next[i] - previous[i]) * f);
@@ -332,12 +395,23 @@ impl Env {
                 physics_fault = true;
                 break;
             }
+            if contacts {
+                collisions = collisions.max(instrument_collisions(&self.world, psm));
+            }
+            let task = &self.task;
+            self.grasping.accumulate(&self.world, psm, task.objects());
+            self.grasping.update(&mut self.world, psm, task.objects(), jaw_closing, |world, o| task.may_weld(world, o));
         }
         self.targets = next;
         self.steps += 1;
 
         physics_fault |= !psm.is_finite(&self.world);
         let mut orientation_error_deg = None;
+        let objects_finite = self.task.objects().iter().all(|&h| {
+            let p = self.world.bodies[h].position();
+            p.translation.is_finite() && p.rotation.is_finite()
+        });
+        physics_fault |= !objects_finite;
         let true_state = if physics_fault {
             ArmState { tip_velocity: Vector3::zeros(), ..state }
         } else {
@@ -356,6 +430,7 @@ impl Env {
             self.recent_actions.push_front(chosen);
         }
         let success = !physics_fault && self.task.step_success(&observation);
+        let grasp = true_state.objects.first().map(|o| GraspInfo::new(self.grasping.mode(), o));
         let observation = if physics_fault || !self.config.perturb.senses_noisily() {
             observation
         } else {
@@ -379,6 +454,8 @@ impl Env {
                 action_clipped,
                 orientation_error_deg,
                 tracking: self.task.tracking(),
+                grasp,
+                instrument_collisions: collisions,
             },
         })
     }
@@ -392,17 +469,6 @@ impl Env {
     pub fn oracle_action(&self) -> Vec<f32> {
         self.task.oracle_action(&self.arm_state())
     }
-}
-
-/// Seed of episode `episode` of env `index` in a vector seeded with `seed`
-/// (SplitMix64 finaliser: well-spread, independent of the thread count).
-pub fn episode_seed(seed: u64, index: usize, episode: u64) -> u64 {
-    let mut z = seed
-        .wrapping_add((index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
-        .wrapping_add(episode.wrapping_mul(0xD1B5_4A32_D192_ED03));
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 /// What `VecEnv::step` returns, one entry per env. An env whose episode
@@ -563,7 +629,7 @@ impl Disturbance {
     fn sample(p: &crate::task::perturb::PerturbConfig, seed: u64) -> Self {
         use rand::RngExt;
         let mut rng = rng_from_seed(seed ^ 0x7E3B_0AA5_D15E_A5ED);
-        let n = crate::rl::standard_normal(&mut rng, 3);
+        let n = standard_normal(&mut rng, 3);
         let direction = Vector3::new(n[0] as f64, n[1] as f64, n[2] as f64);
         let tremor_direction = if direction.norm() > 1e-9 { direction.normalize() } else { Vector3::x() };
         let tremor_hz = rng.random_range(8.0..12.0);
@@ -594,7 +660,7 @@ impl Disturbance {
             d += self.tremor_direction * (p.tremor_mm * 1e-3) * (std::f64::consts::TAU * self.tremor_hz * t + self.tremor_phase).sin();
         }
         if p.tremor_noise_mm > 0.0 {
-            let n = crate::rl::standard_normal(&mut self.rng, 3);
+            let n = standard_normal(&mut self.rng, 3);
             d += Vector3::new(n[0] as f64, n[1] as f64, n[2] as f64) * p.tremor_noise_mm * 1e-3;
         }
         d

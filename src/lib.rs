@@ -2,6 +2,7 @@
 //! gestures by reinforcement learning.
 
 pub mod error;
+pub mod rng;
 pub mod sim;
 pub mod task;
 pub mod env;

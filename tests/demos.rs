@@ -1,7 +1,8 @@
 //! Demonstration files: recorded episodes round-trip through the file and
 //! replay bit for bit; damaged or foreign files are refused by name.
 
-use gesture_lab::env::{Env, episode_seed};
+use gesture_lab::env::Env;
+use gesture_lab::rng::episode_seed;
 use gesture_lab::policy::demos::{Demonstrations, EpisodeRecorder, replay_episode};
 use gesture_lab::task::TaskConfig;
 

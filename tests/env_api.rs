@@ -2,7 +2,8 @@
 
 use gesture_lab::Error;
 use gesture_lab::env::{ACTION_DIM, Env, VecEnv};
-use gesture_lab::task::{TaskConfig, rng_from_seed};
+use gesture_lab::rng::rng_from_seed;
+use gesture_lab::task::TaskConfig;
 use rand::RngExt;
 
 fn actions(seed: u64, n: usize) -> Vec<f32> {

@@ -44,11 +44,11 @@ fn standing_still_fails_the_tracking_bar() {
 #[test]
 fn every_path_family_appears_with_its_configured_size() {
     let config = TaskConfig::builtin("gesture-trace").unwrap();
-    let mut task = GestureTrace::new(&config);
+    let mut task = GestureTrace::new(&config).unwrap();
     let mut seen = std::collections::HashSet::new();
     for seed in 0..60 {
         let mut world = config.physics.new_world();
-        let start = gesture_lab::task::Task::reset(&mut task, &mut world, &mut gesture_lab::task::rng_from_seed(seed));
+        let start = gesture_lab::task::Task::reset(&mut task, &mut world, &mut gesture_lab::rng::rng_from_seed(seed));
         let path = &task.path;
         let family = path.family.unwrap();
         seen.insert(format!("{family:?}"));
@@ -70,7 +70,8 @@ fn every_path_family_appears_with_its_configured_size() {
 #[test]
 fn the_reference_path_starts_at_the_first_reference_and_moves_at_the_set_speed() {
     let config = TaskConfig::builtin("gesture-trace").unwrap();
-    let step_m = config.gesture_trace.as_ref().unwrap().speed_m_s * config.physics.control_period();
+    let params: gesture_lab::task::gesture_trace::GestureTraceConfig = config.table("gesture_trace").unwrap();
+    let step_m = params.speed_m_s * config.physics.control_period();
     let mut env = Env::new(config).unwrap();
     for seed in 0..20 {
         let obs = env.reset(seed).unwrap();

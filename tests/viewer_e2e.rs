@@ -7,7 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use gesture_lab::env::{Env, episode_seed};
+use gesture_lab::env::Env;
+use gesture_lab::rng::episode_seed;
 use gesture_lab::viz::camera::{Orbit, project_to_window};
 use gesture_lab::viz::ui::PANEL_WIDTH;
 

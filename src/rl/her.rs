@@ -5,7 +5,7 @@
 
 use rand::RngExt;
 
-use crate::task::Rng;
+use crate::rng::Rng;
 
 /// One finished episode, flattened row by row.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -161,7 +161,8 @@ impl HerBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::task::{goal_distance, rng_from_seed};
+    use crate::rng::rng_from_seed;
+    use crate::task::goal_distance;
 
     /// An episode on a line: observation = achieved goal = step index.
     fn line_episode(t: usize, goal: f32) -> Episode {

@@ -9,31 +9,13 @@ pub mod ppo;
 pub mod sac;
 
 use burn::prelude::*;
-use rand::RngExt;
 
 use crate::env::ACTION_DIM;
-use crate::task::{Observation, rng_from_seed};
+use crate::task::Observation;
 use nets::{Actor, tensor, values};
 use normalizer::RunningNormalizer;
 
-pub use crate::task::Rng;
-
-/// An independent random stream for (`seed`, `purpose`, `counter`): no
-/// generator state to save, so a resumed run draws the same numbers.
-pub fn stream(seed: u64, purpose: u64, counter: u64) -> Rng {
-    rng_from_seed(crate::env::episode_seed(seed ^ purpose.wrapping_mul(0xA24B_AED4_963E_E407), purpose as usize, counter))
-}
-
-/// `n` standard-normal numbers (Box–Muller), from our own generator.
-pub fn standard_normal(rng: &mut Rng, n: usize) -> Vec<f32> {
-    (0..n)
-        .map(|_| {
-            let u1: f64 = rng.random_range(f64::EPSILON..1.0);
-            let u2: f64 = rng.random_range(0.0..1.0);
-            ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
-        })
-        .collect()
-}
+pub use crate::rng::{Rng, standard_normal, stream};
 
 /// The two kinds of actor a policy can hold.
 #[derive(Clone, Debug)]

@@ -161,9 +161,9 @@ pub fn with_parameters<M: Module>(module: M, values: &[f32]) -> M {
 /// PyTorch's `Linear` does: weights and biases uniform in ±1/√fan_in.
 /// burn's own initialiser draws from a device-wide generator that another
 /// thread (a second training, a test) could advance; ours cannot be.
-pub fn init_parameters<M: Module>(module: M, rng: &mut crate::task::Rng) -> M {
+pub fn init_parameters<M: Module>(module: M, rng: &mut crate::rng::Rng) -> M {
     struct Init<'a> {
-        rng: &'a mut crate::task::Rng,
+        rng: &'a mut crate::rng::Rng,
         fan_in: usize,
     }
     impl ModuleMapper for Init<'_> {

@@ -124,6 +124,17 @@ pub struct Evaluation {
     pub mean_tracking_rms_mm: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mean_tracking_max_mm: Option<f64>,
+    /// Tasks with objects: the share of episodes whose needle (or other
+    /// object) is held at the end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_at_end_rate: Option<f64>,
+    /// Tasks with arm contacts: mean control steps per episode in which a
+    /// link other than the blades touched the tray or an object, and the
+    /// largest such force over all episodes (N).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_collision_steps: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_collision_force_n: Option<f64>,
 }
 
 /// Seeds of evaluation episodes: a stream of their own, never used in training.
@@ -138,11 +149,15 @@ pub fn evaluate(policy: &GoalPolicy, config: &TaskConfig, episodes: usize, seed:
     let mut final_error = vec![0.0; episodes];
     let mut final_success = vec![false; episodes];
     let mut final_info = vec![None; episodes];
+    let mut collision_steps = 0u64;
+    let mut peak_collision_n = 0.0f64;
     for t in 0..horizon {
         let actions = policy.act(&obs);
         let step = venv.step(&actions)?;
         for i in 0..episodes {
             let info = &step.infos[i];
+            collision_steps += (info.instrument_collisions.pairs > 0) as u64;
+            peak_collision_n = peak_collision_n.max(info.instrument_collisions.peak_force_n);
             if info.success && first_success[i].is_none() {
                 first_success[i] = Some(t + 1);
             }
@@ -168,6 +183,9 @@ pub fn evaluate(policy: &GoalPolicy, config: &TaskConfig, episodes: usize, seed:
         mean_orientation_error_deg: mean_of(&|i| i.orientation_error_deg),
         mean_tracking_rms_mm: mean_of(&|i| i.tracking.as_ref().map(|t| t.rms_error_mm)),
         mean_tracking_max_mm: mean_of(&|i| i.tracking.as_ref().map(|t| t.max_error_mm)),
+        held_at_end_rate: mean_of(&|i| i.grasp.as_ref().map(|g| (g.grasped || g.welded) as i32 as f64)),
+        mean_collision_steps: config.physics.arm_contacts.then(|| collision_steps as f64 / episodes as f64),
+        peak_collision_force_n: config.physics.arm_contacts.then_some(peak_collision_n),
     })
 }
 

@@ -102,21 +102,57 @@ impl DhJoint {
     }
 }
 
-/// The jaw: a revolute joint about the tip frame's z axis.
+/// The jaw: two blades hinged on the tip frame's z axis (the wrist yaw
+/// axis), symmetric about the tool axis (y6). The jaw angle is the opening
+/// between the blades; each blade turns by half of it, one each way, driven
+/// by its own force-limited servo toward the same target.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JawJoint {
     pub name: String,
-    /// Degrees.
+    /// Opening angle between the blades (degrees); negative squeezes.
     pub limits: [f64; 2],
+    /// Per blade.
     pub armature: f64,
-    pub servo: Servo,
+    /// Per blade, on the blade's own angle (N·m/rad).
+    pub stiffness: f64,
+    /// Per blade (N·m·s/rad).
+    pub damping: f64,
+    /// Force each blade presses with at its midpoint when the servo
+    /// saturates (N): the servo torque is capped at grip_force_n × the
+    /// distance from the hinge to the blade's centre.
+    pub grip_force_n: f64,
+    /// Coulomb friction coefficient of the blades' surfaces.
+    pub friction: f64,
+    /// The blade on the +x6 side, in frame 6 at a zero jaw angle; the other
+    /// blade is its mirror image through the y6-z6 plane.
     pub link: LinkShape,
 }
 
 impl JawJoint {
+    /// Opening limits in radians.
     pub fn limits_si(&self) -> [f64; 2] {
         [self.limits[0].to_radians(), self.limits[1].to_radians()]
+    }
+
+    /// Distance from the hinge to the blade's centre (m), the grip force's lever.
+    pub fn lever_m(&self) -> f64 {
+        let c = self.link.center();
+        c[0].hypot(c[1])
+    }
+
+    /// Each blade's servo: on half the opening angle, torque capped by the grip force.
+    pub fn blade_servo(&self) -> Servo {
+        Servo { stiffness: self.stiffness, damping: self.damping, max_force: self.grip_force_n * self.lever_m() }
+    }
+
+    /// The blade shape on the `side` (+1 or −1) of the tool axis.
+    pub fn blade(&self, side: f64) -> LinkShape {
+        let mut shape = self.link.clone();
+        match &mut shape {
+            LinkShape::Box { center, .. } | LinkShape::Cylinder { center, .. } => center[0] *= side,
+        }
+        shape
     }
 }
 
@@ -145,12 +181,14 @@ impl RobotDescription {
     /// A copy with every link mass and servo gain scaled (dynamics randomisation).
     pub fn scaled(&self, mass: f64, stiffness: f64, damping: f64) -> Self {
         let mut d = self.clone();
-        let servos = d.joints.iter_mut().map(|j| (&mut j.servo, &mut j.link)).chain(std::iter::once((&mut d.jaw.servo, &mut d.jaw.link)));
-        for (servo, link) in servos {
-            servo.stiffness *= stiffness;
-            servo.damping *= damping;
-            link.scale_mass(mass);
+        for j in &mut d.joints {
+            j.servo.stiffness *= stiffness;
+            j.servo.damping *= damping;
+            j.link.scale_mass(mass);
         }
+        d.jaw.stiffness *= stiffness;
+        d.jaw.damping *= damping;
+        d.jaw.link.scale_mass(mass);
         d
     }
 
@@ -193,9 +231,15 @@ impl RobotDescription {
                 &self.jaw.name,
                 self.jaw.limits,
                 self.jaw.armature,
-                self.jaw.servo,
+                self.jaw.blade_servo(),
                 &self.jaw.link,
             )));
+        if !(self.jaw.friction.is_finite() && self.jaw.friction >= 0.0) {
+            return Err(bad(format!("jaw.friction = {} must be >= 0", self.jaw.friction)));
+        }
+        if self.jaw.lever_m() <= 0.0 {
+            return Err(bad("jaw.link.center must lie off the hinge (the grip force needs a lever)".into()));
+        }
         for (name, limits, armature, servo, link) in links {
             for (field, v) in [("stiffness", servo.stiffness), ("damping", servo.damping), ("max_force", servo.max_force)] {
                 if !(v.is_finite() && v > 0.0) {

@@ -1,6 +1,7 @@
 //! Layer 1: the rapier world, the robot and its kinematics.
 
 pub mod description;
+pub mod grasp;
 pub mod kinematics;
 pub mod convert;
 pub mod physics;

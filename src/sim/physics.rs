@@ -1,5 +1,6 @@
 //! Physics settings shared by every task (the `[physics]` table of a task config).
 
+use rapier3d::prelude::SpringCoefficients;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -14,6 +15,10 @@ pub struct PhysicsConfig {
     pub substeps: usize,
     /// rapier solver iterations per substep.
     pub solver_iterations: usize,
+    /// Gauss–Seidel sweeps inside each solver iteration (rapier: 1). One
+    /// sweep leaves static friction unconverged: a needle held with 60× its
+    /// weight in friction still slid out of the jaws while lifted.
+    pub pgs_iterations: usize,
     /// Gravity along world −Y (m/s²).
     pub gravity: f64,
     /// Fraction of each arm link's weight cancelled by the controller's
@@ -21,6 +26,68 @@ pub struct PhysicsConfig {
     pub gravity_compensation: f64,
     /// Whether the arm's colliders touch scene objects (contact tasks need it; it costs time).
     pub arm_contacts: bool,
+    /// How a grasp holds an object: by contact and friction alone, or with
+    /// SurRoL's contact-gated weld (see `sim::grasp`).
+    pub grasp: GraspMode,
+    /// rapier's `length_unit`: its prediction distance (0.02 ×), contact
+    /// slop (0.005 ×) and contact-recycling bound (0.05 ×) are multiples of
+    /// it. 1 (rapier's default) suits metre-sized bodies.
+    pub length_unit: f64,
+    /// Reuse a contact's points while the pair moved less than the recycling
+    /// bound (rapier's default; fast, but stale by up to that bound).
+    pub contact_recycling: bool,
+    /// Natural frequency of contacts between moving bodies (Hz; rapier: 30).
+    /// A contact carrying force F sinks about F / (m (2π f)²) into a body of mass m.
+    pub contact_hz: f64,
+    /// Natural frequency of contacts with fixed bodies (Hz; rapier: 60).
+    pub static_contact_hz: f64,
+    /// Damping ratio of contacts (rapier: 10).
+    pub contact_damping_ratio: f64,
+    /// A blade holds an object when its contact pushes with at least this normal force (N).
+    pub grasp_threshold_n: f64,
+    /// The assisted weld breaks when it has to pull harder than this (N), as
+    /// SurRoL's weld is capped by PyBullet's `maxForce`.
+    pub weld_max_force_n: f64,
+}
+
+/// How a grasp holds an object.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GraspMode {
+    /// Contacts and friction only (as ORBIT-Surgical): nothing is attached.
+    #[default]
+    Friction,
+    /// SurRoL's grasp: a force-limited weld while the jaw is commanded closed
+    /// on an object both blades touch.
+    Assisted,
+}
+
+impl GraspMode {
+    pub const NAMES: [&'static str; 2] = ["friction", "assisted"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            GraspMode::Friction => "friction",
+            GraspMode::Assisted => "assisted",
+        }
+    }
+}
+
+impl std::fmt::Display for GraspMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for GraspMode {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "friction" => Ok(GraspMode::Friction),
+            "assisted" => Ok(GraspMode::Assisted),
+            other => Err(Error::Invalid(format!("unknown grasp mode `{other}` (known: friction, assisted)"))),
+        }
+    }
 }
 
 impl Default for PhysicsConfig {
@@ -29,9 +96,18 @@ impl Default for PhysicsConfig {
             dt: 0.0125,
             substeps: 4,
             solver_iterations: 1,
+            pgs_iterations: 1,
             gravity: 9.81,
             gravity_compensation: 1.0,
             arm_contacts: false,
+            grasp: GraspMode::Friction,
+            length_unit: 1.0,
+            contact_recycling: true,
+            contact_hz: 30.0,
+            static_contact_hz: 60.0,
+            contact_damping_ratio: 10.0,
+            grasp_threshold_n: 0.01,
+            weld_max_force_n: 2.0,
         }
     }
 }
@@ -44,7 +120,14 @@ impl PhysicsConfig {
             ..Default::default()
         };
         world.integration_parameters.dt = self.dt as f32;
-        world.integration_parameters.num_solver_iterations = self.solver_iterations;
+        let p = &mut world.integration_parameters;
+        p.num_solver_iterations = self.solver_iterations;
+        p.length_unit = self.length_unit as f32;
+        p.contact_recycling = self.contact_recycling;
+        p.num_internal_pgs_iterations = self.pgs_iterations;
+        let zeta = self.contact_damping_ratio as f32;
+        p.contact_softness = SpringCoefficients::new(self.contact_hz as f32, zeta);
+        p.static_contact_softness = SpringCoefficients::new(self.static_contact_hz as f32, zeta);
         world
     }
 
@@ -69,8 +152,23 @@ impl PhysicsConfig {
         if self.substeps == 0 {
             return bad("physics.substeps = 0 must be at least 1".into());
         }
+        if self.pgs_iterations == 0 {
+            return bad("physics.pgs_iterations = 0 must be at least 1".into());
+        }
         if self.solver_iterations == 0 {
             return bad("physics.solver_iterations = 0 must be at least 1".into());
+        }
+        for (field, v) in [
+            ("physics.length_unit", self.length_unit),
+            ("physics.contact_hz", self.contact_hz),
+            ("physics.static_contact_hz", self.static_contact_hz),
+            ("physics.contact_damping_ratio", self.contact_damping_ratio),
+            ("physics.grasp_threshold_n", self.grasp_threshold_n),
+            ("physics.weld_max_force_n", self.weld_max_force_n),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return bad(format!("{field} = {v} must be a positive number"));
+            }
         }
         if !self.gravity.is_finite() {
             return bad(format!("physics.gravity = {} must be finite", self.gravity));

@@ -48,10 +48,26 @@ pub fn add_fixed_box(world: &mut PhysicsWorld, pose: &Isometry3<f64>, half_exten
     body
 }
 
+/// Adds a fixed box that scene objects rest on but the instrument passes
+/// into: a soft silicone training pad, whose give under the jaws we do not
+/// model, so that the blades can close beneath a wire lying on it.
+pub fn add_soft_pad(world: &mut PhysicsWorld, pose: &Isometry3<f64>, half_extents: Vector3<f64>, friction: f64) -> RigidBodyHandle {
+    let body = world.bodies.insert(RigidBodyBuilder::fixed().pose(to_pose(pose)));
+    let h = to_vector(&half_extents);
+    world.colliders.insert_with_parent(
+        ColliderBuilder::cuboid(h.x, h.y, h.z)
+            .friction(friction as f32)
+            .collision_groups(InteractionGroups::new(SCENE_GROUP, SCENE_GROUP, InteractionTestMode::And)),
+        body,
+        &mut world.bodies,
+    );
+    body
+}
+
 /// Adds the needle as a fixed body at `pose` (its centre, world frame).
 pub fn add_needle(world: &mut PhysicsWorld, pose: &Isometry3<f64>, shape: &NeedleShape) -> RigidBodyHandle {
     let body = world.bodies.insert(RigidBodyBuilder::fixed().pose(to_pose(pose)));
-    let pts = shape.arc_points(6);
+    let pts = shape.arc_points(NEEDLE_SEGMENTS);
     for w in pts.windows(2) {
         let collider = ColliderBuilder::capsule_from_endpoints(
             to_vector(&w[0].coords),
@@ -63,3 +79,64 @@ pub fn add_needle(world: &mut PhysicsWorld, pose: &Isometry3<f64>, shape: &Needl
     }
     body
 }
+
+/// What a loose object is made of and how it moves.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectMaterial {
+    /// Density (kg/m³); the mass follows from the shape.
+    pub density_kg_m3: f64,
+    /// Coulomb friction coefficient of its surface.
+    pub friction: f64,
+}
+
+impl NeedleShape {
+    /// Length of the needle's arc (m).
+    pub fn arc_length(&self) -> f64 {
+        self.arc_radius * self.arc_deg.to_radians()
+    }
+
+    /// Mass of a wire of this shape (kg).
+    pub fn mass(&self, density_kg_m3: f64) -> f64 {
+        density_kg_m3 * std::f64::consts::PI * self.wire_radius.powi(2) * self.arc_length()
+    }
+}
+
+/// Adds the needle as a free body at `pose` (its centre, world frame): a
+/// chain of overlapping spheres, one wire radius apart, whose masses add up
+/// to the wire's. (parry's capsule–box manifolds reported contacts, with
+/// impulses, while a blade was still 1.3 mm from a 1 mm capsule: the blades
+/// pushed the needle away before touching it. Sphere–box contacts are exact.)
+/// The spheres overlap so that the chain's waist between two of them is
+/// 0.87 of the wire's radius. The body never sleeps, and sweeps its motion
+/// (CCD) so that a fast blade cannot push it through the tray.
+pub fn add_loose_needle(
+    world: &mut PhysicsWorld,
+    pose: &Isometry3<f64>,
+    shape: &NeedleShape,
+    material: &ObjectMaterial,
+) -> RigidBodyHandle {
+    let body = world.bodies.insert(RigidBodyBuilder::dynamic().pose(to_pose(pose)).can_sleep(false).ccd_enabled(true));
+    let spheres = shape.sphere_count();
+    let pts = shape.arc_points(spheres - 1);
+    let sphere_mass = shape.mass(material.density_kg_m3) / spheres as f64;
+    for p in &pts {
+        let collider = ColliderBuilder::ball(shape.wire_radius as f32)
+            .translation(to_vector(&p.coords))
+            .mass(sphere_mass as f32)
+            .friction(material.friction as f32)
+            .collision_groups(scene_groups());
+        world.colliders.insert_with_parent(collider, body, &mut world.bodies);
+    }
+    body
+}
+
+impl NeedleShape {
+    /// Spheres in a loose needle's chain: one per wire radius of arc.
+    pub fn sphere_count(&self) -> usize {
+        (self.arc_length() / self.wire_radius).ceil() as usize + 1
+    }
+}
+
+/// Capsules of the fixed needle (the reach tasks): 6 keep the polyline within 0.1 mm of a 12 mm arc.
+pub const NEEDLE_SEGMENTS: usize = 6;

@@ -15,7 +15,8 @@ use rapier3d::na::{Rotation3, Vector3};
 use rapier3d::prelude::PhysicsWorld;
 use serde::{Deserialize, Serialize};
 
-use super::{ArmState, Observation, RewardMode, Rng, StartPose, Task, TaskConfig, TrackingMetrics, goal_distance};
+use crate::rng::Rng;
+use super::{ArmState, Observation, RewardMode, StartPose, Task, TaskConfig, TrackingMetrics, goal_distance};
 use crate::error::{Error, Result};
 use crate::sim::scene::add_fixed_box;
 
@@ -140,16 +141,19 @@ pub struct GestureTrace {
 }
 
 impl GestureTrace {
-    pub fn new(config: &TaskConfig) -> Self {
-        Self {
-            params: config.gesture_trace.clone().expect("validated config has [gesture_trace]"),
+    pub fn new(config: &TaskConfig) -> Result<Self> {
+        config.only_tables(&["gesture_trace"])?;
+        let params: GestureTraceConfig = config.table("gesture_trace")?;
+        params.validate("task config")?;
+        Ok(Self {
+            params,
             config: config.clone(),
             path: Path::default(),
             steps: 0,
             sum_sq_m2: 0.0,
             max_m: 0.0,
             tracked: 0,
-        }
+        })
     }
 
     fn step_length(&self) -> f64 {

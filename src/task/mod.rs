@@ -3,36 +3,39 @@
 //! task in `assets/tasks/NAME.toml`.
 
 pub mod gesture_trace;
+pub mod needle_pick;
 pub mod needle_reach;
 pub mod perturb;
 pub mod pose_reach;
 
-use rand::SeedableRng;
-use rapier3d::na::Vector3;
-use rapier3d::prelude::PhysicsWorld;
+use rapier3d::na::{Isometry3, Vector3};
+use rapier3d::prelude::{PhysicsWorld, RigidBodyHandle};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::rng::Rng;
+use crate::sim::grasp::Hold;
 use crate::sim::physics::PhysicsConfig;
 use crate::sim::psm::Joints;
-
-/// The random number generator of every env: a documented, portable
-/// algorithm so that seeds reproduce across platforms and crate versions.
-pub type Rng = rand::rngs::Xoshiro256PlusPlus;
-
-pub fn rng_from_seed(seed: u64) -> Rng {
-    Rng::seed_from_u64(seed)
-}
 
 /// The longest action history an observation may carry.
 pub const MAX_ACTION_HISTORY: usize = 10;
 
-/// A built-in task: its id, a one-line summary and its default config.
+/// A built-in task: its id, a one-line summary, its default config and its
+/// constructor. Adding a task adds one entry here.
 pub struct TaskInfo {
     pub name: &'static str,
     pub summary: &'static str,
     pub default_config: &'static str,
+    /// Builds the task from a config whose `task` is `name`; it parses and
+    /// checks the task's own tables and refuses any it does not know.
+    pub build: fn(&TaskConfig) -> Result<Box<dyn Task>>,
+}
+
+fn boxed<T: Task + 'static>(task: Result<T>) -> Result<Box<dyn Task>> {
+    task.map(|t| Box::new(t) as Box<dyn Task>)
 }
 
 /// Every task gesture-lab knows.
@@ -41,16 +44,25 @@ pub const TASKS: &[TaskInfo] = &[
         name: "needle-reach",
         summary: "bring the tool tip within 5 mm of a point 5 mm above a needle lying on the tray (SurRoL NeedleReach)",
         default_config: include_str!("../../assets/tasks/needle-reach.toml"),
+        build: |c| boxed(needle_reach::NeedleReach::new(c)),
     },
     TaskInfo {
         name: "gesture-trace",
         summary: "follow a reference moving along a suturing arc, incision line or figure-eight: RMS <= 2 mm, max <= 5 mm",
         default_config: include_str!("../../assets/tasks/gesture-trace.toml"),
+        build: |c| boxed(gesture_trace::GestureTrace::new(c)),
     },
     TaskInfo {
         name: "pose-reach",
         summary: "reach 5 mm above the needle with the jaw plane across it: within 5 mm and 10 degrees",
         default_config: include_str!("../../assets/tasks/pose-reach.toml"),
+        build: |c| boxed(pose_reach::PoseReach::new(c)),
+    },
+    TaskInfo {
+        name: "needle-pick",
+        summary: "grasp a loose suture needle and bring its midpoint within 5 mm of a goal 40 mm above the tray (SurRoL NeedlePick)",
+        default_config: include_str!("../../assets/tasks/needle-pick.toml"),
+        build: |c| boxed(needle_pick::NeedlePick::new(c)),
     },
 ];
 
@@ -94,6 +106,11 @@ pub struct ControlConfig {
     /// and policies from before this field keep their observation size.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub action_history: usize,
+    /// The fastest the jaw angle target may change (degrees per second);
+    /// absent: the jaw target jumps to the commanded angle within one step.
+    /// A jaw that slams shut flicks a light needle away.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_jaw_speed_deg_s: Option<f64>,
 }
 
 fn is_zero(v: &usize) -> bool {
@@ -116,26 +133,25 @@ pub struct StartConfig {
     pub yaw_deg: f64,
 }
 
-/// A whole task config file.
+/// A whole task config file: the tables every task shares, and the task's own.
+/// (No `deny_unknown_fields`: unknown top-level tables land in `tables`, where
+/// the task refuses them by name.)
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct TaskConfig {
     pub task: String,
     pub episode: EpisodeConfig,
     pub control: ControlConfig,
     pub robot: RobotPlacement,
     pub start: StartConfig,
-    /// The needle scene (NeedleReach, and PoseReach which adds an orientation).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub needle_reach: Option<needle_reach::NeedleReachConfig>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pose_reach: Option<pose_reach::PoseReachConfig>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gesture_trace: Option<gesture_trace::GestureTraceConfig>,
     /// Perturbations (all off by default).
     #[serde(default, skip_serializing_if = "perturb::PerturbConfig::is_off")]
     pub perturb: perturb::PerturbConfig,
     pub physics: PhysicsConfig,
+    /// The task's own tables (`[needle_reach]`, `[gesture_trace]`, ...), kept
+    /// as read: the task parses them into its own config type when it is
+    /// built, and refuses tables it does not know.
+    #[serde(flatten)]
+    pub tables: BTreeMap<String, toml::Value>,
 }
 
 impl TaskConfig {
@@ -186,6 +202,11 @@ impl TaskConfig {
                 return bad(format!("{field} = {v} must be > 0"));
             }
         }
+        if let Some(v) = c.max_jaw_speed_deg_s
+            && !(v.is_finite() && v > 0.0)
+        {
+            return bad(format!("control.max_jaw_speed_deg_s = {v} must be > 0"));
+        }
         if c.action_history > MAX_ACTION_HISTORY {
             return bad(format!("control.action_history = {} is more than {MAX_ACTION_HISTORY}", c.action_history));
         }
@@ -203,38 +224,48 @@ impl TaskConfig {
         if self.robot.rcm.iter().any(|v| !v.is_finite()) {
             return bad(format!("robot.rcm = {:?} must be finite", self.robot.rcm));
         }
-        match self.task.as_str() {
-            "needle-reach" => match &self.needle_reach {
-                Some(nr) => nr.validate(origin),
-                None => bad("task `needle-reach` needs a [needle_reach] table".into()),
-            },
-            "pose-reach" => match (&self.needle_reach, &self.pose_reach) {
-                (Some(nr), Some(pr)) => {
-                    nr.validate(origin)?;
-                    pr.validate(origin)
-                }
-                _ => bad("task `pose-reach` needs a [needle_reach] table (the scene) and a [pose_reach] table".into()),
-            },
-            "gesture-trace" => match &self.gesture_trace {
-                Some(gt) => gt.validate(origin),
-                None => bad("task `gesture-trace` needs a [gesture_trace] table".into()),
-            },
-            _ => Ok(()),
-        }
+        self.build_task_checked(origin).map(|_| ())
     }
 
-    /// Builds the task this config describes.
+    /// Builds the task this config describes (validated: see [`Self::validate`]).
     pub fn build_task(&self) -> Box<dyn Task> {
-        match self.task.as_str() {
-            "needle-reach" => Box::new(needle_reach::NeedleReach::new(self)),
-            "pose-reach" => Box::new(pose_reach::PoseReach::new(self)),
-            "gesture-trace" => Box::new(gesture_trace::GestureTrace::new(self)),
-            other => unreachable!("validated task `{other}`"),
+        self.build_task_checked("task config").expect("validated task config")
+    }
+
+    fn build_task_checked(&self, origin: &str) -> Result<Box<dyn Task>> {
+        (task_info(&self.task)?.build)(self).map_err(|e| match e {
+            Error::Config { message, .. } => Error::Config { origin: origin.to_string(), message },
+            other => other,
+        })
+    }
+
+    /// Task table `name` parsed into the task's config type; an error names the table and field.
+    pub fn table<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<T> {
+        let bad = |message: String| Error::Config { origin: "task config".into(), message };
+        let value = self
+            .tables
+            .get(name)
+            .ok_or_else(|| bad(format!("task `{}` needs a [{name}] table", self.task)))?;
+        value.clone().try_into().map_err(|e: toml::de::Error| bad(format!("[{name}]: {}", e.message())))
+    }
+
+    /// Refuses any task table other than `known` (a typo must not pass silently).
+    pub fn only_tables(&self, known: &[&str]) -> Result<()> {
+        match self.tables.keys().find(|k| !known.contains(&k.as_str())) {
+            None => Ok(()),
+            Some(k) => Err(Error::Config {
+                origin: "task config".into(),
+                message: format!(
+                    "unknown table or key `{k}` for task `{}` (its own tables: {})",
+                    self.task,
+                    known.iter().map(|t| format!("[{t}]")).collect::<Vec<_>>().join(", ")
+                ),
+            }),
         }
     }
 }
 
-/// What a task sees of the instrument (world frame, SI units).
+/// What a task sees of the instrument and its objects (world frame, SI units).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ArmState {
     pub tip: Vector3<f64>,
@@ -247,6 +278,18 @@ pub struct ArmState {
     /// The tip setpoint that actions move (world frame).
     pub tip_command: Vector3<f64>,
     pub joints: Joints,
+    /// Joint velocities (the jaw's is the opening rate, rad/s).
+    pub joint_velocities: Joints,
+    /// The task's loose objects (`Task::objects`), in the same order.
+    pub objects: Vec<ObjectState>,
+}
+
+/// A loose object as the task sees it (world frame).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ObjectState {
+    pub pose: Isometry3<f64>,
+    pub velocity: Vector3<f64>,
+    pub hold: Hold,
 }
 
 /// How well the tip has followed a reference path so far.
@@ -308,6 +351,15 @@ pub trait Task: Send {
     fn tip_error(&self, state: &ArmState) -> f64;
     /// The scripted expert's action.
     fn oracle_action(&self, state: &ArmState) -> Vec<f32>;
+    /// Loose bodies the jaws may grasp, made by `reset`; the env reports
+    /// their state to the task in `ArmState::objects`.
+    fn objects(&self) -> &[RigidBodyHandle] {
+        &[]
+    }
+    /// The assisted grasp's lift condition: whether the weld may hold `object` now.
+    fn may_weld(&self, _world: &PhysicsWorld, _object: RigidBodyHandle) -> bool {
+        true
+    }
     /// Orientation error (rad) for tasks that ask for an orientation.
     fn orientation_error(&self, _state: &ArmState) -> Option<f64> {
         None

@@ -10,7 +10,8 @@ use rapier3d::na::{Isometry3, Translation3, UnitQuaternion, Vector3};
 use rapier3d::prelude::PhysicsWorld;
 use serde::{Deserialize, Serialize};
 
-use super::{ArmState, Observation, RewardMode, Rng, StartPose, Task, TaskConfig, goal_distance};
+use crate::rng::Rng;
+use super::{ArmState, Observation, RewardMode, StartPose, Task, TaskConfig, goal_distance};
 use crate::error::{Error, Result};
 use crate::sim::scene::{NeedleShape, add_fixed_box, add_needle};
 
@@ -56,14 +57,22 @@ pub struct NeedleReach {
 }
 
 impl NeedleReach {
-    pub fn new(config: &TaskConfig) -> Self {
-        let params = config.needle_reach.clone().expect("validated config has [needle_reach]");
-        Self {
+    pub fn new(config: &TaskConfig) -> Result<Self> {
+        config.only_tables(&["needle_reach"])?;
+        Self::with_scene(config)
+    }
+
+    /// The scene and goal of `[needle_reach]`, for tasks that build on it
+    /// (they check their own set of tables).
+    pub fn with_scene(config: &TaskConfig) -> Result<Self> {
+        let params: NeedleReachConfig = config.table("needle_reach")?;
+        params.validate("task config")?;
+        Ok(Self {
             config: config.clone(),
             params,
             goal: Vector3::zeros(),
             needle_pose: Isometry3::identity(),
-        }
+        })
     }
 
     pub fn goal(&self) -> Vector3<f64> {

@@ -10,8 +10,9 @@ use rapier3d::na::Vector3;
 use rapier3d::prelude::PhysicsWorld;
 use serde::{Deserialize, Serialize};
 
+use crate::rng::Rng;
 use super::needle_reach::NeedleReach;
-use super::{ArmState, Observation, RewardMode, Rng, StartPose, Task, TaskConfig};
+use super::{ArmState, Observation, RewardMode, StartPose, Task, TaskConfig};
 use crate::error::{Error, Result};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -46,9 +47,11 @@ pub struct PoseReach {
 }
 
 impl PoseReach {
-    pub fn new(config: &TaskConfig) -> Self {
-        let params = config.pose_reach.clone().expect("validated config has [pose_reach]");
-        Self { reach: NeedleReach::new(config), tolerance_rad: params.angle_tolerance_deg.to_radians(), goal_yaw: 0.0 }
+    pub fn new(config: &TaskConfig) -> Result<Self> {
+        config.only_tables(&["needle_reach", "pose_reach"])?;
+        let params: PoseReachConfig = config.table("pose_reach")?;
+        params.validate("task config")?;
+        Ok(Self { reach: NeedleReach::with_scene(config)?, tolerance_rad: params.angle_tolerance_deg.to_radians(), goal_yaw: 0.0 })
     }
 
     pub fn goal_yaw(&self) -> f64 {

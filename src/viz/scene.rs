@@ -10,7 +10,7 @@ use rapier3d::prelude::RigidBodyHandle;
 use super::material::{SimpleLit, SimpleLitPlugin};
 use super::sim::Sim;
 use super::{transform_from_pose, vec3_from};
-use crate::sim::description::{LinkShape, RobotDescription};
+use crate::sim::description::LinkShape;
 
 pub struct ScenePlugin;
 
@@ -102,23 +102,16 @@ fn rebuild_episode(
     let Some(psm) = env.psm() else { return };
     let world = env.world();
 
-    // Instrument links: one entity per body, primitives in the link's DH frame.
-    let desc = RobotDescription::psm();
+    // Instrument links: one entity per body, primitives in the link's own frame.
     let shaft = lit(&mut materials, Color::srgb(0.72, 0.74, 0.78), 0.55, 48.0);
     let dark = lit(&mut materials, Color::srgb(0.25, 0.27, 0.3), 0.35, 24.0);
     let jaw = lit(&mut materials, Color::srgb(0.3, 0.55, 0.95), 0.4, 32.0);
-    let shapes: Vec<(usize, &LinkShape)> = desc
-        .joints
-        .iter()
-        .enumerate()
-        .map(|(i, j)| (i + 1, &j.link))
-        .chain(std::iter::once((desc.joints.len() + 1, &desc.jaw.link)))
-        .collect();
-    for (frame, shape) in shapes {
-        let handle = psm.bodies[frame];
-        let mat = match frame {
-            4 => shaft.clone(),
-            5..=7 => jaw.clone(),
+    let instrument: Vec<_> = psm.moving_bodies().collect();
+    for (k, (&handle, shape)) in instrument.iter().zip(&psm.shapes).enumerate() {
+        // k: DH frames 1..=6 are 0..=5, the blades 6 and 7.
+        let mat = match k {
+            3 => shaft.clone(),
+            4.. => jaw.clone(),
             _ => dark.clone(),
         };
         let (mesh, local) = match shape {
@@ -145,20 +138,14 @@ fn rebuild_episode(
     let pad = lit(&mut materials, Color::srgb(0.3, 0.55, 0.4), 0.03, 4.0);
     let needle = lit(&mut materials, Color::srgb(0.88, 0.88, 0.92), 0.7, 64.0);
     for (_, collider) in world.colliders.iter() {
-        if collider.parent().is_some_and(|b| psm.bodies.contains(&b)) {
+        if collider.parent().is_some_and(|b| instrument.contains(&b)) {
             continue;
         }
-        let pose = transform_from_pose(collider.position());
-        match collider.shape().as_typed_shape() {
+        let (mesh, mat, local) = match collider.shape().as_typed_shape() {
             TypedShape::Cuboid(c) => {
                 let h = c.half_extents;
                 let mat = if h.y > 0.002 { tray.clone() } else { pad.clone() };
-                commands.spawn((
-                    EpisodeEntity,
-                    Mesh3d(meshes.add(Cuboid::new(2.0 * h.x, 2.0 * h.y, 2.0 * h.z))),
-                    MeshMaterial3d(mat),
-                    pose,
-                ));
+                (meshes.add(Cuboid::new(2.0 * h.x, 2.0 * h.y, 2.0 * h.z)), mat, Transform::IDENTITY)
             }
             TypedShape::Capsule(c) => {
                 let (a, b) = (c.segment.a, c.segment.b);
@@ -167,14 +154,23 @@ fn rebuild_episode(
                 let local = Transform::from_translation((a + b) / 2.0)
                     .with_rotation(Quat::from_rotation_arc(Vec3::Y, axis.normalize_or(Vec3::Y)));
                 // Drawn 3× thicker than simulated so that a 0.5 mm wire shows up.
-                commands.spawn((
-                    EpisodeEntity,
-                    Mesh3d(meshes.add(Capsule3d::new(3.0 * c.radius, axis.length()))),
-                    MeshMaterial3d(needle.clone()),
-                    pose * local,
-                ));
+                (meshes.add(Capsule3d::new(3.0 * c.radius, axis.length())), needle.clone(), local)
             }
-            _ => {}
+            _ => continue,
+        };
+        match collider.parent().filter(|&b| world.bodies[b].is_dynamic()) {
+            // A loose object: drawn under its body, which follows the simulation.
+            Some(body) => {
+                let in_body = collider.position_wrt_parent().map_or(Transform::IDENTITY, transform_from_pose);
+                commands
+                    .spawn((EpisodeEntity, BodyPose(body), transform_from_pose(world.bodies[body].position()), Visibility::default()))
+                    .with_children(|p| {
+                        p.spawn((Mesh3d(mesh), MeshMaterial3d(mat), in_body * local));
+                    });
+            }
+            None => {
+                commands.spawn((EpisodeEntity, Mesh3d(mesh), MeshMaterial3d(mat), transform_from_pose(collider.position()) * local));
+            }
         }
     }
 
@@ -300,7 +296,7 @@ mod tests {
     fn one_entity_per_link_and_transforms_follow_the_env() {
         let mut app = headless_app();
         app.update();
-        let links = RobotDescription::psm().joints.len() + 1; // six DH links and the jaw
+        let links = crate::sim::description::RobotDescription::psm().joints.len() + 2; // six DH links and the two jaw blades
         let before = link_transforms(&mut app);
         assert_eq!(before.len(), links);
         let distinct: std::collections::HashSet<_> = before.iter().map(|(h, _)| *h).collect();

@@ -8,7 +8,8 @@ use std::sync::Mutex;
 use bevy::prelude::*;
 
 use super::{Mode, ViewerOptions};
-use crate::env::{ACTION_DIM, Env, StepInfo, episode_seed};
+use crate::env::{ACTION_DIM, Env, StepInfo};
+use crate::rng::episode_seed;
 use crate::policy::demos::{Demonstrations, EpisodeRecorder};
 use crate::rl::GoalPolicy;
 use crate::task::Observation;

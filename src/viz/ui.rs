@@ -152,6 +152,17 @@ fn counters(ui: &mut egui::Ui, sim: &Sim) {
             ui.label(format!("RMS {:.2} mm, max {:.2} mm", t.rms_error_mm, t.max_error_mm));
             ui.end_row();
         }
+        if let Some(g) = sim.last.as_ref().and_then(|l| l.grasp.as_ref()) {
+            ui.label(format!("grasp ({})", g.mode));
+            let state = if g.welded { "held (welded)" } else if g.grasped { "held" } else { "free" };
+            ui.colored_label(if g.grasped || g.welded { GREEN } else { egui::Color32::GRAY }, format!("{state}, grip {:.0} mN", g.grip_force_n * 1e3));
+            ui.end_row();
+        }
+        if let Some(c) = sim.last.as_ref().map(|l| l.instrument_collisions).filter(|c| c.pairs > 0) {
+            ui.label("instrument contact");
+            ui.colored_label(ORANGE, format!("{} link(s), peak {:.2} N", c.pairs, c.peak_force_n));
+            ui.end_row();
+        }
         let success = sim.last.as_ref().is_some_and(|s| s.success);
         ui.label("success");
         ui.colored_label(if success { GREEN } else { egui::Color32::GRAY }, if success { "yes" } else { "no" });
