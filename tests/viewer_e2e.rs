@@ -54,7 +54,7 @@ fn goal_coloured([r, g, b]: [u8; 3]) -> bool {
     r as i32 - g as i32 > 50 && g as i32 > b as i32 && r > 150
 }
 
-fn run_viewer(dir: &Path, seed: u64, width: u32, height: u32) {
+fn run_viewer(dir: &Path, task: &str, seed: u64, frames_to_run: u32, width: u32, height: u32) {
     let runtime = dir.join("xdg-runtime");
     std::fs::create_dir_all(&runtime).unwrap();
     #[cfg(unix)]
@@ -66,7 +66,7 @@ fn run_viewer(dir: &Path, seed: u64, width: u32, height: u32) {
     let output = Command::new("xvfb-run")
         .args(["-a", "-s", &format!("-screen 0 {width}x{height}x24")])
         .arg(env!("CARGO_BIN_EXE_gesture-lab"))
-        .args(["view", "--task", "needle-reach", "--seed", &seed.to_string(), "--frames", "2", "--warmup-frames", "40"])
+        .args(["view", "--task", task, "--seed", &seed.to_string(), "--frames", &frames_to_run.to_string(), "--warmup-frames", "40"])
         .args(["--width", &width.to_string(), "--height", &height.to_string()])
         .arg("--record-frames")
         .arg(&frames)
@@ -91,7 +91,7 @@ fn the_viewer_renders_the_goal_where_it_projects() {
     let dir: PathBuf = std::env::temp_dir().join(format!("gl-viewer-e2e-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (seed, width, height) = (3, 960, 540);
-    run_viewer(&dir, seed, width, height);
+    run_viewer(&dir, "needle-reach", seed, 2, width, height);
 
     let shot = Png::read(&dir.join("frames/frame_0001.png"));
     assert_eq!((shot.width, shot.height), (width as usize, height as usize));
@@ -128,5 +128,64 @@ fn the_viewer_renders_the_goal_where_it_projects() {
     // And the colour is the marker's, not the scene's: far from the goal there is hardly any.
     let total = (0..shot.height).flat_map(|y| (0..shot.width).map(move |x| (x, y))).filter(|&(x, y)| goal_coloured(shot.pixel(x, y))).count();
     assert!(total < 2000, "{total} goal-coloured pixels: the check would not tell the marker from the scene");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Bright, nearly grey: the needle's steel (the tray and pad are darker).
+fn needle_coloured([r, g, b]: [u8; 3]) -> bool {
+    r > 170 && g > 170 && b > 170 && (r as i32 - b as i32).abs() < 40
+}
+
+/// A grasp task in the real viewer: the oracle picks the needle up, and the
+/// frame shows the needle where the simulation has lifted it, off the tray.
+#[test]
+fn the_viewer_shows_the_needle_lifted_by_the_oracle() {
+    if let Some(reason) = missing_renderer() {
+        println!("SKIPPED: {reason}");
+        return;
+    }
+    let dir: PathBuf = std::env::temp_dir().join(format!("gl-viewer-e2e-pick-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (seed, width, height, frames) = (2, 960, 540, 36u32);
+    run_viewer(&dir, "needle-pick", seed, frames, width, height);
+    // frame_k is drawn after k + 1 control steps (give or take the one the
+    // screenshot waits for): the needle may be at any of these three.
+    let last = frames - 1;
+    let shot = Png::read(&dir.join(format!("frames/frame_{last:04}.png")));
+
+    // The same episode, stepped as the viewer stepped it.
+    let mut env = Env::from_task("needle-pick").unwrap();
+    let start = env.reset(episode_seed(seed, 0, 0)).unwrap();
+    let rest = bevy::math::Vec3::new(start.achieved_goal[0], start.achieved_goal[1], start.achieved_goal[2]);
+    let mut positions = Vec::new();
+    for step in 1..=frames + 1 {
+        let info = env.step(&env.oracle_action()).unwrap().info;
+        if step >= last {
+            let grasp = info.grasp.unwrap();
+            assert!(grasp.grasped, "the oracle holds the needle after {step} steps");
+            let [x, y, z] = grasp.object_position;
+            positions.push(bevy::math::Vec3::new(x as f32, y as f32, z as f32));
+        }
+    }
+    assert!(positions.iter().all(|p| p.y > rest.y + 0.02), "the needle was lifted: {positions:?}");
+
+    let window = bevy::math::Vec2::new(width as f32, height as f32);
+    let count_near = |p: bevy::math::Vec3, radius: i32| {
+        let at = project_to_window(&Orbit::default(), p, window, PANEL_WIDTH).expect("in front of the camera");
+        let mut hits = 0;
+        for dy in -radius..=radius {
+            for dx in -radius..=radius {
+                let (x, y) = (at.x as i32 + dx, at.y as i32 + dy);
+                if x >= 0 && y >= 0 && (x as usize) < shot.width && (y as usize) < shot.height && needle_coloured(shot.pixel(x as usize, y as usize)) {
+                    hits += 1;
+                }
+            }
+        }
+        hits
+    };
+    let at_lifted = positions.iter().map(|&p| count_near(p, 4)).max().unwrap();
+    let at_rest = count_near(rest, 4);
+    assert!(at_lifted >= 3, "no needle-coloured pixels where the lifted needle projects ({at_lifted})");
+    assert!(at_rest < at_lifted, "the needle still shows where it lay ({at_rest} vs {at_lifted} pixels)");
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -156,6 +156,8 @@ fn rebuild_episode(
                 // Drawn 3× thicker than simulated so that a 0.5 mm wire shows up.
                 (meshes.add(Capsule3d::new(3.0 * c.radius, axis.length())), needle.clone(), local)
             }
+            // The loose needle's chain of spheres, drawn 3× thicker as the wire above.
+            TypedShape::Ball(b) => (meshes.add(Sphere::new(3.0 * b.radius)), needle.clone(), Transform::IDENTITY),
             _ => continue,
         };
         match collider.parent().filter(|&b| world.bodies[b].is_dynamic()) {
