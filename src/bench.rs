@@ -663,12 +663,17 @@ pub fn markdown(report: &SuiteReport) -> String {
         b.seeds,
         report.wall_s
     );
-    s += &format!("## Env throughput (random actions, {:.1} s per figure)\n\n", b.throughput_seconds);
-    s += "| task | env steps/s, 1 thread | env steps/s, all threads | speed-up | physics µs/substep | real-time factor, 1 thread |\n|---|---|---|---|---|---|\n";
+    s += &format!("## Env throughput ({:.1} s per figure)\n\n", b.throughput_seconds);
+    s += "| task | driven by | env steps/s, 1 thread | env steps/s, all threads | speed-up | physics µs/substep | real-time factor, 1 thread |\n|---|---|---|---|---|---|---|\n";
     for t in &report.tasks {
         let r = &t.throughput;
+        let driver = match (r.driver, &r.grasp) {
+            (EnvDriver::Oracle, Some(g)) => format!("oracle, {g} grasp"),
+            (EnvDriver::Oracle, None) => "oracle".to_string(),
+            (EnvDriver::Random, _) => "random actions".to_string(),
+        };
         s += &format!(
-            "| {} | {:.0} | {:.0} ({} threads, {} envs) | {:.2}× | {:.2} | {:.0} |\n",
+            "| {} | {driver} | {:.0} | {:.0} ({} threads, {} envs) | {:.2}× | {:.2} | {:.0} |\n",
             t.task, r.env_steps_per_s_1_thread, r.env_steps_per_s_threads, r.threads, r.envs, r.speedup, r.physics_us_per_substep, r.real_time_factor_1_thread
         );
     }
@@ -682,6 +687,12 @@ pub fn markdown(report: &SuiteReport) -> String {
         }
         if let (Some(rms), Some(max)) = (o.mean_tracking_rms_mm, o.mean_tracking_max_mm) {
             also.push(format!("tracking RMS {rms:.2} mm, max {max:.2} mm"));
+        }
+        if let Some(g) = &o.grasp {
+            also.push(format!("{g} grasp, median {:.1} steps to success", o.median_steps_to_success));
+        }
+        if let (Some(steps), Some(peak)) = (o.mean_collision_steps, o.peak_collision_force_n) {
+            also.push(format!("instrument collisions {steps:.2} steps/episode, peak {peak:.3} N"));
         }
         s += &format!("| {} | {:.1} % | {:.4} | {} |\n", t.task, o.success_rate * 100.0, o.mean_final_tip_error_mm, also.join("; "));
     }
