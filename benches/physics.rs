@@ -1,4 +1,5 @@
-//! Hot paths of the simulator: one physics substep, one env step, one VecEnv step.
+//! Hot paths of the simulator: one physics substep, one env step, one VecEnv step,
+//! and one env step of the grasp task while the oracle holds and carries the needle.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use gesture_lab::env::{ACTION_DIM, Env, VecEnv};
@@ -46,5 +47,31 @@ fn vec_env_step(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, physics_substep, env_step, vec_env_step);
+/// needle-pick in friction mode with contacts active: the oracle grasps the
+/// needle first, then each iteration is one oracle step (the episode restarts
+/// from the same grasped state when it ends).
+fn needle_pick_grasped_step(c: &mut Criterion) {
+    let mut env = Env::from_task("needle-pick").unwrap();
+    let grasp = |env: &mut Env| {
+        env.reset(0).unwrap();
+        for _ in 0..env.config().episode.steps - 1 {
+            let s = env.step(&env.oracle_action()).unwrap();
+            if s.info.grasp.as_ref().is_some_and(|g| g.grasped) {
+                return;
+            }
+        }
+        panic!("the oracle did not grasp the needle");
+    };
+    grasp(&mut env);
+    c.bench_function("needle_pick_grasped_env_step", |b| {
+        b.iter(|| {
+            let s = env.step(black_box(&env.oracle_action())).unwrap();
+            if s.truncated || s.terminated {
+                grasp(&mut env);
+            }
+        })
+    });
+}
+
+criterion_group!(benches, physics_substep, env_step, vec_env_step, needle_pick_grasped_step);
 criterion_main!(benches);

@@ -60,11 +60,12 @@ pub struct StepInfo {
 pub struct GraspInfo {
     /// "friction" or "assisted".
     pub mode: String,
-    /// Both blades press on the object with at least `physics.grasp_threshold_n`.
+    /// Both blades squeeze the object toward each other with at least
+    /// `physics.grasp_threshold_n`, on average over the control step.
     pub grasped: bool,
     /// The assisted grasp's weld holds it.
     pub welded: bool,
-    /// The weaker blade's normal force on the object (N).
+    /// The weaker blade's squeeze on the object, averaged over the control step (N).
     pub grip_force_n: f64,
     /// Object position (world, m).
     pub object_position: [f64; 3],
