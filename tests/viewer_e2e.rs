@@ -47,6 +47,20 @@ impl Png {
         let i = 4 * (y * self.width + x);
         [self.rgba[i], self.rgba[i + 1], self.rgba[i + 2]]
     }
+
+    /// Pixels within `radius` of `at` (a square) whose colour passes `test`.
+    fn count_near(&self, at: bevy::math::Vec2, radius: i32, test: fn([u8; 3]) -> bool) -> usize {
+        let mut hits = 0;
+        for dy in -radius..=radius {
+            for dx in -radius..=radius {
+                let (x, y) = (at.x as i32 + dx, at.y as i32 + dy);
+                if x >= 0 && y >= 0 && (x as usize) < self.width && (y as usize) < self.height && test(self.pixel(x as usize, y as usize)) {
+                    hits += 1;
+                }
+            }
+        }
+        hits
+    }
 }
 
 /// Orange like the goal marker: much more red than green, and more green than blue.
@@ -112,19 +126,7 @@ fn the_viewer_renders_the_goal_where_it_projects() {
     let at = project_to_window(&Orbit::default(), goal, bevy::math::Vec2::new(width as f32, height as f32), PANEL_WIDTH)
         .expect("the goal is in front of the camera");
     assert!(at.x > PANEL_WIDTH && at.x < width as f32 && at.y > 0.0 && at.y < height as f32, "goal projects to {at}");
-    let near = |radius: i32| {
-        let mut hits = 0;
-        for dy in -radius..=radius {
-            for dx in -radius..=radius {
-                let (x, y) = (at.x as i32 + dx, at.y as i32 + dy);
-                if x >= 0 && y >= 0 && (x as usize) < shot.width && (y as usize) < shot.height && goal_coloured(shot.pixel(x as usize, y as usize)) {
-                    hits += 1;
-                }
-            }
-        }
-        hits
-    };
-    assert!(near(3) >= 3, "no goal-coloured pixels within 3 px of the goal's projection {at}");
+    assert!(shot.count_near(at, 3, goal_coloured) >= 3, "no goal-coloured pixels within 3 px of the goal's projection {at}");
     // And the colour is the marker's, not the scene's: far from the goal there is hardly any.
     let total = (0..shot.height).flat_map(|y| (0..shot.width).map(move |x| (x, y))).filter(|&(x, y)| goal_coloured(shot.pixel(x, y))).count();
     assert!(total < 2000, "{total} goal-coloured pixels: the check would not tell the marker from the scene");
@@ -172,16 +174,7 @@ fn the_viewer_shows_the_needle_lifted_by_the_oracle() {
     let window = bevy::math::Vec2::new(width as f32, height as f32);
     let count_near = |p: bevy::math::Vec3, radius: i32| {
         let at = project_to_window(&Orbit::default(), p, window, PANEL_WIDTH).expect("in front of the camera");
-        let mut hits = 0;
-        for dy in -radius..=radius {
-            for dx in -radius..=radius {
-                let (x, y) = (at.x as i32 + dx, at.y as i32 + dy);
-                if x >= 0 && y >= 0 && (x as usize) < shot.width && (y as usize) < shot.height && needle_coloured(shot.pixel(x as usize, y as usize)) {
-                    hits += 1;
-                }
-            }
-        }
-        hits
+        shot.count_near(at, radius, needle_coloured)
     };
     let at_lifted = positions.iter().map(|&p| count_near(p, 4)).max().unwrap();
     let at_rest = count_near(rest, 4);

@@ -390,3 +390,16 @@ pub trait Task: Send {
 pub fn goal_distance(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f32>().sqrt()
 }
+
+/// Whether a point goal is met: within the episode's success tolerance.
+pub fn point_goal_reached(episode: &EpisodeConfig, achieved: &[f32], desired: &[f32]) -> bool {
+    goal_distance(achieved, desired) <= episode.success_tolerance_m as f32
+}
+
+/// The reward of a point goal: sparse (−1 until reached, then 0) or dense (minus the distance).
+pub fn point_goal_reward(episode: &EpisodeConfig, achieved: &[f32], desired: &[f32]) -> f32 {
+    match episode.reward {
+        RewardMode::Sparse => -((goal_distance(achieved, desired) > episode.success_tolerance_m as f32) as i32 as f32),
+        RewardMode::Dense => -goal_distance(achieved, desired),
+    }
+}

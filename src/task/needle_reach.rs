@@ -11,7 +11,7 @@ use rapier3d::prelude::PhysicsWorld;
 use serde::{Deserialize, Serialize};
 
 use crate::rng::Rng;
-use super::{ArmState, Observation, RewardMode, StartPose, Task, TaskConfig, goal_distance};
+use super::{ArmState, Observation, StartPose, Task, TaskConfig, point_goal_reached, point_goal_reward};
 use crate::error::{Error, Result};
 use crate::sim::scene::{NeedleShape, add_fixed_box, add_needle};
 
@@ -141,15 +141,11 @@ impl Task for NeedleReach {
     }
 
     fn compute_reward(&self, achieved: &[f32], desired: &[f32]) -> f32 {
-        let d = goal_distance(achieved, desired);
-        match self.config.episode.reward {
-            RewardMode::Sparse => -((d > self.config.episode.success_tolerance_m as f32) as i32 as f32),
-            RewardMode::Dense => -d,
-        }
+        point_goal_reward(&self.config.episode, achieved, desired)
     }
 
     fn is_success(&self, achieved: &[f32], desired: &[f32]) -> bool {
-        goal_distance(achieved, desired) <= self.config.episode.success_tolerance_m as f32
+        point_goal_reached(&self.config.episode, achieved, desired)
     }
 
     fn tip_error(&self, state: &ArmState) -> f64 {
