@@ -457,7 +457,9 @@ fn demo(args: &DemoArgs) -> Result<()> {
     println!("task {}: scripted oracle, {} episodes, seed {}", report.task, report.episodes, report.seed);
     println!("  success rate            {:.1} %", report.success_rate * 100.0);
     println!("  steps to success        mean {:.1}, median {:.1}", report.mean_steps_to_success, report.median_steps_to_success);
-    println!("  mean final tip error    {:.4} mm (max {:.4} mm)", report.mean_final_tip_error_mm, report.max_final_tip_error_mm);
+    // Tasks with objects measure the object's distance to the goal, not the tip's.
+    let what = if report.grasp.is_some() { "object error" } else { "tip error   " };
+    println!("  mean final {what} {:.4} mm (max {:.4} mm)", report.mean_final_tip_error_mm, report.max_final_tip_error_mm);
     if let Some(g) = &report.grasp {
         println!("  grasp mode              {g}");
     }
@@ -753,7 +755,8 @@ fn eval(args: &EvalArgs) -> Result<()> {
     }
     println!("policy {} ({} on {}), {} episodes, seed {}", args.policy.display(), loaded.manifest.algorithm, loaded.manifest.task, ev.episodes, args.seed);
     println!("  success rate            {:.1} %", ev.success_rate * 100.0);
-    println!("  mean final tip error    {:.3} mm", ev.mean_final_error_mm);
+    let what = if ev.held_at_end_rate.is_some() { "object error" } else { "tip error   " };
+    println!("  mean final {what} {:.3} mm", ev.mean_final_error_mm);
     println!("  mean steps to success   {:.1}", ev.mean_steps_to_success);
     print_task_metrics(&ev, &config);
     Ok(())

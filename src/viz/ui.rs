@@ -139,7 +139,8 @@ fn counters(ui: &mut egui::Ui, sim: &Sim) {
         ui.end_row();
         let err = sim.errors_mm.last().copied().unwrap_or(f64::NAN);
         let tol_mm = sim.tolerance_m as f64 * 1e3;
-        ui.label("tip error");
+        // Tasks with objects measure the object's distance to the goal, not the tip's.
+        ui.label(if sim.last.as_ref().is_some_and(|l| l.grasp.is_some()) { "object error" } else { "tip error" });
         ui.colored_label(if err <= tol_mm { GREEN } else { ORANGE }, format!("{err:.2} mm (tolerance {tol_mm:.1} mm)"));
         ui.end_row();
         if let Some(deg) = sim.last.as_ref().and_then(|l| l.orientation_error_deg) {
