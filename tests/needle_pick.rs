@@ -11,6 +11,13 @@ fn config(mode: GraspMode) -> TaskConfig {
     c
 }
 
+/// An env whose episodes last `steps` control steps (for the long holds).
+fn env_with_steps(mode: GraspMode, steps: usize) -> Env {
+    let mut c = config(mode);
+    c.episode.steps = steps;
+    Env::new(c).unwrap()
+}
+
 fn needle_pose(env: &Env) -> Isometry3<f64> {
     let h = env.task().objects()[0];
     gesture_lab::sim::convert::from_pose(env.world().bodies[h].position())
@@ -46,12 +53,7 @@ fn a_needle_at_rest_does_not_creep() {
         // 10 s of simulated time with the instrument holding still above it.
         let period = env.config().physics.control_period();
         let steps = (10.0 / period).round() as usize;
-        let mut env = Env::new({
-            let mut c = config(mode);
-            c.episode.steps = steps;
-            c
-        })
-        .unwrap();
+        let mut env = env_with_steps(mode, steps);
         env.reset(3).unwrap();
         for _ in 0..steps {
             env.step(&[0.0; 5]).unwrap();
@@ -100,12 +102,7 @@ fn the_oracle_picks_the_needle_in_both_modes() {
 #[test]
 fn a_held_needle_stays_in_the_jaws() {
     for mode in [GraspMode::Friction, GraspMode::Assisted] {
-        let mut env = Env::new({
-            let mut c = config(mode);
-            c.episode.steps = 400;
-            c
-        })
-        .unwrap();
+        let mut env = env_with_steps(mode, 400);
         pick_up(&mut env, 1, 0.006);
         let held = needle_in_wrist(&env);
         // Hold still, jaw closed, for 5 s.
@@ -218,12 +215,7 @@ fn carrying_at_full_speed_does_not_slip_in_friction_mode() {
 #[test]
 fn yawing_the_wrist_ninety_degrees_each_way_keeps_the_needle() {
     for mode in [GraspMode::Friction, GraspMode::Assisted] {
-        let mut env = Env::new({
-            let mut c = config(mode);
-            c.episode.steps = 400;
-            c
-        })
-        .unwrap();
+        let mut env = env_with_steps(mode, 400);
         pick_up(&mut env, 6, 0.008);
         let yaw_step = env.config().control.max_yaw_step_deg;
         for target in [90.0f64, -90.0, 0.0] {

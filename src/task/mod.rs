@@ -11,6 +11,7 @@ pub mod pose_reach;
 use rapier3d::na::{Isometry3, Vector3};
 use rapier3d::prelude::{PhysicsWorld, RigidBodyHandle};
 use serde::{Deserialize, Serialize};
+use rand::RngExt;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -131,6 +132,25 @@ pub struct StartConfig {
     pub tip_min: [f64; 3],
     pub tip_max: [f64; 3],
     pub yaw_deg: f64,
+}
+
+impl StartConfig {
+    /// A start pose drawn from this config: the tip uniform in its box, the
+    /// wrist yaw uniform within ±`yaw_deg` (in that order from `rng`).
+    pub fn sample(&self, rng: &mut Rng) -> StartPose {
+        let tip = Vector3::from_fn(|k, _| if self.tip_min[k] < self.tip_max[k] { rng.random_range(self.tip_min[k]..self.tip_max[k]) } else { self.tip_min[k] });
+        let y = self.yaw_deg.to_radians();
+        let yaw = if y > 0.0 { rng.random_range(-y..y) } else { 0.0 };
+        StartPose { tip, yaw }
+    }
+}
+
+/// A pose lying flat at height `y`: x and z uniform within ±`region` (m),
+/// then a heading about Y uniform over the full turn (in that order from `rng`).
+pub fn flat_pose(rng: &mut Rng, region: f64, y: f64) -> Isometry3<f64> {
+    let (x, z) = if region > 0.0 { (rng.random_range(-region..region), rng.random_range(-region..region)) } else { (0.0, 0.0) };
+    let heading = rng.random_range(-std::f64::consts::PI..std::f64::consts::PI);
+    Isometry3::from_parts(rapier3d::na::Translation3::new(x, y, z), rapier3d::na::UnitQuaternion::from_axis_angle(&Vector3::y_axis(), heading))
 }
 
 /// A whole task config file: the tables every task shares, and the task's own.

@@ -18,13 +18,12 @@
 //! Achieved goal: the needle midpoint. Desired goal: the goal point.
 //! Success: the midpoint within `episode.success_tolerance_m` of the goal.
 
-use rand::RngExt;
-use rapier3d::na::{Isometry3, Translation3, UnitQuaternion, Vector3};
+use rapier3d::na::{Isometry3, Vector3};
 use rapier3d::prelude::{PhysicsWorld, RigidBodyHandle};
 use serde::{Deserialize, Serialize};
 
 use super::pose_reach::wrap_half_turn;
-use super::{ArmState, Observation, StartPose, Task, TaskConfig, point_goal_reached, point_goal_reward};
+use super::{ArmState, Observation, StartPose, Task, TaskConfig, flat_pose, point_goal_reached, point_goal_reward};
 use crate::error::{Error, Result};
 use crate::rng::{Rng, standard_normal};
 use crate::sim::convert::from_pose;
@@ -156,26 +155,16 @@ impl Task for NeedlePick {
         add_fixed_box(world, &Isometry3::translation(0.0, -tray.y, 0.0), tray);
         add_soft_pad(world, &Isometry3::translation(0.0, pad.y, 0.0), pad, p.pad_friction);
 
-        let r = p.needle_region_m;
-        let (x, z) = if r > 0.0 { (rng.random_range(-r..r), rng.random_range(-r..r)) } else { (0.0, 0.0) };
-        let heading = rng.random_range(-std::f64::consts::PI..std::f64::consts::PI);
         // Resting on the pad: the wire's axis one wire radius above it.
         self.rest_height = self.pad_top() + p.needle.wire_radius;
-        let pose = Isometry3::from_parts(
-            Translation3::new(x, self.rest_height, z),
-            UnitQuaternion::from_axis_angle(&Vector3::y_axis(), heading),
-        );
+        let pose = flat_pose(rng, p.needle_region_m, self.rest_height);
         self.needle = [add_loose_needle(world, &pose, &p.needle, &p.needle_material)];
 
         let n = standard_normal(rng, 2);
         let spread = |v: f32| (v as f64).clamp(-2.0, 2.0) * p.goal_spread_m;
         self.goal = Vector3::new(spread(n[0]), p.goal_height_m, spread(n[1]));
 
-        let s = &self.config.start;
-        let tip = Vector3::from_fn(|k, _| if s.tip_min[k] < s.tip_max[k] { rng.random_range(s.tip_min[k]..s.tip_max[k]) } else { s.tip_min[k] });
-        let y = s.yaw_deg.to_radians();
-        let yaw = if y > 0.0 { rng.random_range(-y..y) } else { 0.0 };
-        StartPose { tip, yaw }
+        self.config.start.sample(rng)
     }
 
     fn objects(&self) -> &[RigidBodyHandle] {

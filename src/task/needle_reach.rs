@@ -5,13 +5,12 @@
 //! in m) and the jaw angle (1, rad). Achieved goal: the tip position.
 //! Desired goal: the goal position.
 
-use rand::RngExt;
-use rapier3d::na::{Isometry3, Translation3, UnitQuaternion, Vector3};
+use rapier3d::na::{Isometry3, Vector3};
 use rapier3d::prelude::PhysicsWorld;
 use serde::{Deserialize, Serialize};
 
 use crate::rng::Rng;
-use super::{ArmState, Observation, StartPose, Task, TaskConfig, point_goal_reached, point_goal_reward};
+use super::{ArmState, Observation, StartPose, Task, TaskConfig, flat_pose, point_goal_reached, point_goal_reward};
 use crate::error::{Error, Result};
 use crate::sim::scene::{NeedleShape, add_fixed_box, add_needle};
 
@@ -80,10 +79,6 @@ impl NeedleReach {
     }
 }
 
-fn uniform3(rng: &mut Rng, lo: &[f64; 3], hi: &[f64; 3]) -> Vector3<f64> {
-    Vector3::from_fn(|k, _| if lo[k] < hi[k] { rng.random_range(lo[k]..hi[k]) } else { lo[k] })
-}
-
 impl Task for NeedleReach {
     fn name(&self) -> &'static str {
         "needle-reach"
@@ -101,22 +96,10 @@ impl Task for NeedleReach {
         add_fixed_box(world, &Isometry3::translation(0.0, -tray.y, 0.0), tray);
         add_fixed_box(world, &Isometry3::translation(0.0, pad.y, 0.0), pad);
 
-        let r = p.needle_region_m;
-        let (x, z) = if r > 0.0 { (rng.random_range(-r..r), rng.random_range(-r..r)) } else { (0.0, 0.0) };
-        let needle_yaw = rng.random_range(-std::f64::consts::PI..std::f64::consts::PI);
-        let centre = Vector3::new(x, 2.0 * pad.y + p.needle.wire_radius, z);
-        self.needle_pose = Isometry3::from_parts(
-            Translation3::from(centre),
-            UnitQuaternion::from_axis_angle(&Vector3::y_axis(), needle_yaw),
-        );
+        self.needle_pose = flat_pose(rng, p.needle_region_m, 2.0 * pad.y + p.needle.wire_radius);
         add_needle(world, &self.needle_pose, &p.needle);
-        self.goal = centre + Vector3::new(0.0, p.goal_height_m, 0.0);
-
-        let s = &self.config.start;
-        let tip = uniform3(rng, &s.tip_min, &s.tip_max);
-        let y = s.yaw_deg.to_radians();
-        let yaw = if y > 0.0 { rng.random_range(-y..y) } else { 0.0 };
-        StartPose { tip, yaw }
+        self.goal = self.needle_pose.translation.vector + Vector3::new(0.0, p.goal_height_m, 0.0);
+        self.config.start.sample(rng)
     }
 
     fn observation_dim(&self) -> usize {
