@@ -309,6 +309,8 @@ impl SuiteBudgets {
                 run("gesture-trace", Algo::Ppo, 300_000, 12_800),
                 // No demonstrations: SurRoL reports that HER alone fails its grasp tasks.
                 run("needle-pick", Algo::SacHer, 100_000, 5_000),
+                run("gauze-retrieve", Algo::SacHer, 100_000, 5_000),
+                run("peg-transfer", Algo::SacHer, 100_000, 5_000),
             ],
         }
     }
@@ -329,6 +331,8 @@ impl SuiteBudgets {
                 ("pose-reach", Algo::Ppo) => (200_000, 12_800),
                 ("gesture-trace", Algo::Ppo) => (200_000, 12_800),
                 ("needle-pick", Algo::SacHer) => (20_000, 5_000),
+                // Physics at 1 ms substeps makes these the slowest envs: half the needle's budget.
+                ("gauze-retrieve" | "peg-transfer", Algo::SacHer) => (10_000, 5_000),
                 _ => (t.env_steps / 5, t.eval_interval),
             };
         }

@@ -3,6 +3,7 @@
 pub mod description;
 pub mod grasp;
 pub mod kinematics;
+pub mod objects;
 pub mod convert;
 pub mod physics;
 pub mod psm;

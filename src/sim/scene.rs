@@ -1,4 +1,4 @@
-//! Static scene objects: the tray, its pad and the suture needle.
+//! Static scene objects: the tray, its pad, pegs and the suture needle.
 
 use rapier3d::na::{Isometry3, Point3, Vector3};
 use rapier3d::prelude::*;
@@ -45,6 +45,24 @@ pub fn add_fixed_box(world: &mut PhysicsWorld, pose: &Isometry3<f64>, half_exten
         body,
         &mut world.bodies,
     );
+    body
+}
+
+/// Adds a fixed peg standing on the plane y = `base_y` at (x, z): a stack of
+/// spheres one quarter radius apart, its top rounded (sphere–box contacts
+/// are exact in parry; cylinder–box ones go through its general convex path).
+pub fn add_fixed_peg(world: &mut PhysicsWorld, x: f64, z: f64, base_y: f64, radius: f64, height: f64) -> RigidBodyHandle {
+    let body = world.bodies.insert(RigidBodyBuilder::fixed().pose(to_pose(&Isometry3::translation(x, base_y, z))));
+    let span = (height - 2.0 * radius).max(0.0);
+    let n = (span / (radius / 4.0)).ceil() as usize;
+    for i in 0..=n {
+        let y = radius + if n == 0 { 0.0 } else { span * i as f64 / n as f64 };
+        world.colliders.insert_with_parent(
+            ColliderBuilder::ball(radius as f32).translation(Vector::new(0.0, y as f32, 0.0)).collision_groups(scene_groups()),
+            body,
+            &mut world.bodies,
+        );
+    }
     body
 }
 

@@ -2,10 +2,13 @@
 //! success tests and scripted oracles. One file per task, one config per
 //! task in `assets/tasks/NAME.toml`.
 
+pub mod gauze_retrieve;
 pub mod gesture_trace;
 pub mod needle_pick;
 pub mod needle_reach;
+pub mod peg_transfer;
 pub mod perturb;
+pub mod pick_place;
 pub mod pose_reach;
 
 use rapier3d::na::{Isometry3, Vector3};
@@ -63,7 +66,19 @@ pub const TASKS: &[TaskInfo] = &[
         name: "needle-pick",
         summary: "grasp a loose suture needle and bring its midpoint within 5 mm of a goal 40 mm above the tray (SurRoL NeedlePick)",
         default_config: include_str!("../../assets/tasks/needle-pick.toml"),
-        build: |c| boxed(needle_pick::NeedlePick::new(c)),
+        build: |c| boxed(needle_pick::build(c)),
+    },
+    TaskInfo {
+        name: "gauze-retrieve",
+        summary: "grasp a loose gauze pad and carry its centre within 5 mm of a goal 34 mm above the tray (SurRoL GauzeRetrieve)",
+        default_config: include_str!("../../assets/tasks/gauze-retrieve.toml"),
+        build: |c| boxed(gauze_retrieve::build(c)),
+    },
+    TaskInfo {
+        name: "peg-transfer",
+        summary: "lift a ring block off a far peg and seat it on a target near peg: 5 mm in x-z, 4 mm in height (SurRoL PegTransfer)",
+        default_config: include_str!("../../assets/tasks/peg-transfer.toml"),
+        build: |c| boxed(peg_transfer::build(c)),
     },
 ];
 

@@ -1,5 +1,5 @@
 //! The 3-D scene: lights, ground, body wall with the RCM port, the scene
-//! objects of the rapier world (tray, pad, needle), the instrument links at
+//! objects of the rapier world (tray, pad, needle, gauze, board, pegs, blocks), the instrument links at
 //! their simulated poses, the goal with its tolerance sphere, the tip trail
 //! coloured by error and the error vector.
 
@@ -137,14 +137,17 @@ fn rebuild_episode(
     let tray = lit(&mut materials, Color::srgb(0.55, 0.57, 0.6), 0.08, 8.0);
     let pad = lit(&mut materials, Color::srgb(0.3, 0.55, 0.4), 0.03, 4.0);
     let needle = lit(&mut materials, Color::srgb(0.88, 0.88, 0.92), 0.7, 64.0);
+    // Gauze and blocks: a soft off-white, bright against the green pad and the grey board.
+    let object = lit(&mut materials, Color::srgb(0.93, 0.9, 0.82), 0.05, 8.0);
     for (_, collider) in world.colliders.iter() {
         if collider.parent().is_some_and(|b| instrument.contains(&b)) {
             continue;
         }
+        let loose = collider.parent().is_some_and(|b| world.bodies[b].is_dynamic());
         let (mesh, mat, local) = match collider.shape().as_typed_shape() {
             TypedShape::Cuboid(c) => {
                 let h = c.half_extents;
-                let mat = if h.y > 0.002 { tray.clone() } else { pad.clone() };
+                let mat = if loose { object.clone() } else if h.y > 0.002 { tray.clone() } else { pad.clone() };
                 (meshes.add(Cuboid::new(2.0 * h.x, 2.0 * h.y, 2.0 * h.z)), mat, Transform::IDENTITY)
             }
             TypedShape::Capsule(c) => {
@@ -156,6 +159,10 @@ fn rebuild_episode(
                 // Drawn 3× thicker than simulated so that a 0.5 mm wire shows up.
                 (meshes.add(Capsule3d::new(3.0 * c.radius, axis.length())), needle.clone(), local)
             }
+            // A peg's stack of spheres, as simulated.
+            TypedShape::Ball(b) if !loose => (meshes.add(Sphere::new(b.radius)), tray.clone(), Transform::IDENTITY),
+            // The massless rounded edges of a gauze pad or a block: drawn by their boxes.
+            TypedShape::Ball(_) if collider.mass() == 0.0 => continue,
             // The loose needle's chain of spheres, drawn 3× thicker as the wire above.
             TypedShape::Ball(b) => (meshes.add(Sphere::new(3.0 * b.radius)), needle.clone(), Transform::IDENTITY),
             _ => continue,
