@@ -133,52 +133,63 @@ fn the_viewer_renders_the_goal_where_it_projects() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// Bright, nearly grey: the needle's steel (the tray and pad are darker).
-fn needle_coloured([r, g, b]: [u8; 3]) -> bool {
+/// Bright, nearly grey: the needle's steel, or a gauze pad's or a block's
+/// off-white (the tray, pad and board are darker).
+fn object_coloured([r, g, b]: [u8; 3]) -> bool {
     r > 170 && g > 170 && b > 170 && (r as i32 - b as i32).abs() < 40
 }
 
-/// A grasp task in the real viewer: the oracle picks the needle up, and the
-/// frame shows the needle where the simulation has lifted it, off the tray.
-#[test]
-fn the_viewer_shows_the_needle_lifted_by_the_oracle() {
+/// A grasp task in the real viewer: the oracle picks the object up, and the
+/// frame shows it where the simulation has lifted it, off the tray or board.
+fn assert_viewer_shows_the_object_lifted(task: &str, seed: u64, frames: u32, lift_m: f32) {
     if let Some(reason) = missing_renderer() {
         println!("SKIPPED: {reason}");
         return;
     }
-    let dir: PathBuf = std::env::temp_dir().join(format!("gl-viewer-e2e-pick-{}", std::process::id()));
+    let dir: PathBuf = std::env::temp_dir().join(format!("gl-viewer-e2e-{task}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let (seed, width, height, frames) = (2, 960, 540, 36u32);
-    run_viewer(&dir, "needle-pick", seed, frames, width, height);
+    let (width, height) = (960, 540);
+    run_viewer(&dir, task, seed, frames, width, height);
     // frame_k is drawn after k + 1 control steps (give or take the one the
-    // screenshot waits for): the needle may be at any of these three.
+    // screenshot waits for): the object may be at any of these three.
     let last = frames - 1;
     let shot = Png::read(&dir.join(format!("frames/frame_{last:04}.png")));
 
     // The same episode, stepped as the viewer stepped it.
-    let mut env = Env::from_task("needle-pick").unwrap();
-    let start = env.reset(episode_seed(seed, 0, 0)).unwrap();
-    let rest = bevy::math::Vec3::new(start.achieved_goal[0], start.achieved_goal[1], start.achieved_goal[2]);
+    let mut env = Env::from_task(task).unwrap();
+    env.reset(episode_seed(seed, 0, 0)).unwrap();
+    let at_start = env.arm_state().objects[0].pose.translation.vector;
+    let rest = bevy::math::Vec3::new(at_start.x as f32, at_start.y as f32, at_start.z as f32);
     let mut positions = Vec::new();
     for step in 1..=frames + 1 {
         let info = env.step(&env.oracle_action()).unwrap().info;
         if step >= last {
             let grasp = info.grasp.unwrap();
-            assert!(grasp.grasped, "the oracle holds the needle after {step} steps");
+            assert!(grasp.grasped, "{task}: the oracle holds the object after {step} steps");
             let [x, y, z] = grasp.object_position;
             positions.push(bevy::math::Vec3::new(x as f32, y as f32, z as f32));
         }
     }
-    assert!(positions.iter().all(|p| p.y > rest.y + 0.02), "the needle was lifted: {positions:?}");
+    assert!(positions.iter().all(|p| p.y > rest.y + lift_m), "{task}: the object was lifted: {positions:?}");
 
     let window = bevy::math::Vec2::new(width as f32, height as f32);
     let count_near = |p: bevy::math::Vec3, radius: i32| {
         let at = project_to_window(&Orbit::default(), p, window, PANEL_WIDTH).expect("in front of the camera");
-        shot.count_near(at, radius, needle_coloured)
+        shot.count_near(at, radius, object_coloured)
     };
     let at_lifted = positions.iter().map(|&p| count_near(p, 4)).max().unwrap();
     let at_rest = count_near(rest, 4);
-    assert!(at_lifted >= 3, "no needle-coloured pixels where the lifted needle projects ({at_lifted})");
-    assert!(at_rest < at_lifted, "the needle still shows where it lay ({at_rest} vs {at_lifted} pixels)");
+    assert!(at_lifted >= 3, "{task}: no object-coloured pixels where the lifted object projects ({at_lifted})");
+    assert!(at_rest < at_lifted, "{task}: the object still shows where it lay ({at_rest} vs {at_lifted} pixels)");
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn the_viewer_shows_the_needle_lifted_by_the_oracle() {
+    assert_viewer_shows_the_object_lifted("needle-pick", 2, 36, 0.02);
+}
+
+#[test]
+fn the_viewer_shows_the_block_lifted_by_the_oracle() {
+    assert_viewer_shows_the_object_lifted("peg-transfer", 2, 25, 0.01);
 }
