@@ -254,3 +254,30 @@ fn objects_never_pass_through_the_tray_or_a_blade() {
         }
     }
 }
+
+/// Impossible configs are refused with a message that names the field.
+#[test]
+fn impossible_grasp_task_configs_are_refused_by_field() {
+    use toml::Value;
+    let cases: [(&str, &str, Value, &str); 6] = [
+        ("peg-transfer", "blocks", Value::Integer(7), "peg_transfer.blocks"),
+        ("peg-transfer", "peg_radius", Value::Float(0.004), "does not fit a peg"),
+        ("peg-transfer", "grasp_below_top_m", Value::Float(0.02), "peg_transfer.grasp_below_top_m"),
+        ("peg-transfer", "near_pegs", Value::Array(vec![]), "peg_transfer.near_pegs"),
+        ("gauze-retrieve", "gauze_half_extents", Value::Array(vec![Value::Float(0.006), Value::Float(0.0), Value::Float(0.0015)]), "gauze_retrieve.gauze_half_extents"),
+        ("gauze-retrieve", "grasp_depth_m", Value::Float(-0.008), "gauze_retrieve.grasp_depth_m"),
+    ];
+    for (task, field, value, expected) in cases {
+        let mut c = TaskConfig::builtin(task).unwrap();
+        let table = task.replace('-', "_");
+        c.tables.get_mut(&table).unwrap().as_table_mut().unwrap().insert(field.into(), value);
+        let e = c.validate("test.toml").unwrap_err().to_string();
+        assert!(e.contains(expected) && e.contains("test.toml"), "{task} {field}: {e}");
+    }
+    // A typo'd table is refused by name too.
+    let mut c = TaskConfig::builtin("gauze-retrieve").unwrap();
+    let table = c.tables.remove("gauze_retrieve").unwrap();
+    c.tables.insert("gauze_retreive".into(), table);
+    let e = c.validate("test.toml").unwrap_err().to_string();
+    assert!(e.contains("gauze_retreive") || e.contains("[gauze_retrieve]"), "{e}");
+}
