@@ -1,0 +1,287 @@
+//! `train`, `eval` and `replay`: making and using policy bundles.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use serde::Serialize;
+
+use crate::env::Env;
+use crate::rng::episode_seed;
+use crate::policy;
+use crate::rl::sac;
+use indicatif::{ProgressBar, ProgressStyle};
+use crate::sim::physics::GraspMode;
+use crate::task::TaskConfig;
+use super::*;
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub task: TaskArgs,
+    #[arg(long, value_enum, default_value = "sac-her")]
+    pub algo: Algo,
+    /// Env steps to train for.
+    #[arg(long, default_value_t = 50_000)]
+    pub steps: u64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Parallel envs (overrides the algorithm config).
+    #[arg(long)]
+    pub envs: Option<usize>,
+    /// Hyper-parameters (TOML): any field of the algorithm's config.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Bundle directory (default policies/TASK-ALGO-seedS).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Threads for the env pool (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Env steps between checkpoints (written atomically under OUT/checkpoint).
+    #[arg(long, default_value_t = 10_000)]
+    pub checkpoint_every: u64,
+    /// Continue from the checkpoint in OUT, if any.
+    #[arg(long)]
+    pub resume: bool,
+    /// Train under the perturbation preset (tremor, noise, latency, dynamics);
+    /// `--perturb` adjusts it.
+    #[arg(long)]
+    pub randomize: bool,
+    /// Observe the last K actions (control.action_history). Default: the task
+    /// config's, raised to the largest training latency.
+    #[arg(long, value_name = "K")]
+    pub action_history: Option<usize>,
+    /// No progress bar (for logs).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// Policy bundle directory.
+    #[arg(long)]
+    pub policy: PathBuf,
+    /// Refuse the policy unless it was trained for this task.
+    #[arg(long)]
+    pub task: Option<String>,
+    #[arg(long, default_value_t = 100)]
+    pub episodes: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Evaluate under perturbations (key=value pairs, or `randomize`); by
+    /// default none, whatever the policy was trained under.
+    #[arg(long)]
+    pub perturb: Option<String>,
+    /// Grasp mode (friction or assisted); default: the one the policy was trained in.
+    #[arg(long, value_parser = parse_grasp_mode)]
+    pub grasp: Option<GraspMode>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ReplayArgs {
+    #[arg(long)]
+    pub policy: PathBuf,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Grasp mode (friction or assisted); default: the one the policy was trained in.
+    #[arg(long, value_parser = parse_grasp_mode)]
+    pub grasp: Option<GraspMode>,
+    /// Write the trajectory (JSON) here instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+pub(super) fn train(args: &TrainArgs) -> Result<()> {
+    let mut task = args.task.load()?;
+    if args.randomize {
+        let preset = crate::task::perturb::PerturbConfig::randomize_preset();
+        task.perturb = preset.with_overrides(args.task.perturb.as_deref().unwrap_or(""))?;
+    }
+    // Under latency the policy must see the actions still on their way;
+    // the bundle's task config records this, so eval and replay observe the same.
+    let latency = task.perturb.max_latency_steps();
+    match args.action_history {
+        Some(k) => {
+            task.control.action_history = k;
+            task.validate("--action-history")?;
+            if k < latency {
+                eprintln!("warning: --action-history {k} hides some of the up to {latency} pending action(s) from the policy");
+            }
+        }
+        None if latency > task.control.action_history => {
+            task.control.action_history = latency;
+            eprintln!("note: training with up to {latency} step(s) of latency: the observation carries the last {latency} action(s) (control.action_history)");
+        }
+        None => {}
+    }
+    if args.steps == 0 {
+        bail!("--steps 0: train for at least one step");
+    }
+    let algo = args.algo.name();
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from(format!("policies/{}-{algo}-seed{}", task.task, args.seed)));
+    let config_text = read_config_file(&args.config)?;
+
+    let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(args.steps) };
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} steps {per_sec} | {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let mut last_train = String::new();
+    let mut last_eval = String::new();
+    let mut on_progress = |p: &sac::Progress| {
+        bar.set_position(p.env_steps);
+        match &p.evaluation {
+            Some(e) => {
+                last_eval = format!("eval success {:.0} % err {:.2} mm", e.success_rate * 100.0, e.mean_final_error_mm);
+                if args.quiet {
+                    eprintln!("{:>8} steps {:>7.1} s  {last_eval}", p.env_steps, p.wall_s);
+                }
+            }
+            None => last_train = format!("train success {:.0} % err {:.1} mm", p.train_success_rate * 100.0, p.train_final_error_mm),
+        }
+        bar.set_message(format!("{last_train} | {last_eval}"));
+    };
+
+    let config = crate::rl::AlgoConfig::new(args.algo, config_text.as_ref().map(|(t, o)| (t.as_str(), o.as_str())))?.with_envs(args.envs)?;
+    if let crate::rl::AlgoConfig::Ppo(ppo) = &config
+        && ppo.rollout_steps % task.episode.steps != 0
+    {
+        eprintln!(
+            "note: rollout_steps = {} is not a multiple of the episode length {}: checkpoints are only written when a rollout ends on an episode boundary",
+            ppo.rollout_steps, task.episode.steps
+        );
+    }
+    let checkpointing = sac::Checkpointing { dir: out.clone(), every: args.checkpoint_every.max(1), resume: args.resume };
+    let outcome = crate::rl::train(&task, &config, args.steps, args.seed, args.threads, Some(&checkpointing), &mut on_progress)?;
+    bar.finish();
+
+    let final_eval = outcome.curve.last().cloned().expect("training ends with an evaluation");
+    policy::save_trained(&out, &outcome, &config, args.seed)?;
+    println!(
+        "trained {} on {} for {} env steps in {:.1} s ({:.0} env steps/s, {} updates)",
+        algo, outcome.task.task, outcome.env_steps, outcome.wall_s, outcome.env_steps as f64 / outcome.wall_s, outcome.updates
+    );
+    println!(
+        "evaluation ({} episodes): success {:.1} %, mean final tip error {:.2} mm",
+        final_eval.episodes, final_eval.success_rate * 100.0, final_eval.mean_final_error_mm
+    );
+    print_task_metrics(&final_eval, &outcome.task);
+    println!("policy written to {}", out.display());
+    Ok(())
+}
+
+pub(super) fn eval(args: &EvalArgs) -> Result<()> {
+    if args.episodes == 0 {
+        bail!("--episodes 0: evaluate at least one episode");
+    }
+    let loaded = policy::load(&args.policy, args.task.as_deref())?;
+    let mut config = loaded.manifest.task_config.clone();
+    config.perturb = crate::task::perturb::PerturbConfig::default().with_overrides(args.perturb.as_deref().unwrap_or(""))?;
+    if let Some(mode) = args.grasp {
+        config.physics.grasp = mode;
+    }
+    let ev = sac::evaluate(&loaded.policy, &config, args.episodes, args.seed, args.threads)?;
+    if args.json {
+        return print_json(&ev);
+    }
+    println!("policy {} ({} on {}), {} episodes, seed {}", args.policy.display(), loaded.manifest.algorithm, loaded.manifest.task, ev.episodes, args.seed);
+    println!("  success rate            {:.1} %", ev.success_rate * 100.0);
+    let what = if ev.held_at_end_rate.is_some() { "object error" } else { "tip error   " };
+    println!("  mean final {what} {:.3} mm", ev.mean_final_error_mm);
+    println!("  mean steps to success   {:.1}", ev.mean_steps_to_success);
+    print_task_metrics(&ev, &config);
+    Ok(())
+}
+
+/// The evaluation lines only some tasks have: orientation, path tracking, grasping, collisions.
+fn print_task_metrics(ev: &sac::Evaluation, task: &TaskConfig) {
+    if let Some(o) = ev.mean_orientation_error_deg {
+        println!("  mean final jaw angle error {o:.2} deg");
+    }
+    if let (Some(rms), Some(max)) = (ev.mean_tracking_rms_mm, ev.mean_tracking_max_mm) {
+        println!("  path tracking error     RMS {rms:.3} mm, max {max:.3} mm (means over episodes)");
+    }
+    if let Some(held) = ev.held_at_end_rate {
+        println!("  grasp mode              {} (object held at the end in {:.1} % of episodes)", task.physics.grasp, held * 100.0);
+    }
+    if let (Some(steps), Some(peak)) = (ev.mean_collision_steps, ev.peak_collision_force_n) {
+        println!("  instrument collisions   {steps:.2} steps per episode, peak {peak:.3} N (links other than the blades)");
+    }
+}
+
+#[derive(Serialize, Debug)]
+struct ReplayStep {
+    step: usize,
+    action: Vec<f32>,
+    tip_m: Vec<f32>,
+    tip_error_mm: f64,
+    success: bool,
+}
+
+#[derive(Serialize, Debug)]
+struct ReplayTrajectory {
+    policy: String,
+    task: String,
+    seed: u64,
+    frame: &'static str,
+    goal_m: Vec<f32>,
+    start_tip_m: Vec<f32>,
+    steps: Vec<ReplayStep>,
+    success: bool,
+    final_tip_error_mm: f64,
+}
+
+pub(super) fn replay(args: &ReplayArgs) -> Result<()> {
+    let loaded = policy::load(&args.policy, None)?;
+    let mut config = loaded.manifest.task_config.clone();
+    if let Some(mode) = args.grasp {
+        config.physics.grasp = mode;
+    }
+    let mut env = Env::new(config)?;
+    // Episode 0 of env 0 for this seed: the first episode `eval --seed S` runs.
+    let first = env.reset(episode_seed(args.seed, 0, 0))?;
+    let mut obs = first.clone();
+    let mut steps = Vec::new();
+    loop {
+        let action = loaded.policy.act(std::slice::from_ref(&obs));
+        let s = env.step(&action)?;
+        steps.push(ReplayStep {
+            step: steps.len() + 1,
+            action,
+            tip_m: s.observation.achieved_goal.clone(),
+            tip_error_mm: s.info.tip_error_mm,
+            success: s.info.success,
+        });
+        obs = s.observation;
+        if s.terminated || s.truncated {
+            break;
+        }
+    }
+    let last = steps.last().expect("an episode has steps");
+    let traj = ReplayTrajectory {
+        policy: args.policy.display().to_string(),
+        task: loaded.manifest.task.clone(),
+        seed: args.seed,
+        frame: "world (Y up, origin at the tray centre), metres",
+        goal_m: first.desired_goal.clone(),
+        start_tip_m: first.achieved_goal.clone(),
+        success: last.success,
+        final_tip_error_mm: last.tip_error_mm,
+        steps,
+    };
+    let json = serde_json::to_string_pretty(&traj)? + "\n";
+    match &args.out {
+        Some(path) => {
+            policy::write_atomic(path, json.as_bytes()).with_context(|| format!("{}", path.display()))?;
+            println!("episode seed {}: success {}, final tip error {:.3} mm; trajectory written to {}", args.seed, traj.success, traj.final_tip_error_mm, path.display());
+        }
+        None => print!("{json}"),
+    }
+    Ok(())
+}
