@@ -536,7 +536,7 @@ pub fn run_suite(options: &SuiteOptions, on_line: &mut dyn FnMut(&str)) -> Resul
             let mut runs = Vec::new();
             for seed in 0..budgets.seeds as u64 {
                 run_no += 1;
-                let trained = crate::rl::train(&config, &algo_config, budget.env_steps, seed, options.threads, None, &mut |_| {})?;
+                let trained = crate::rl::train(&config, &algo_config, budget.env_steps, seed, options.threads, None, None, &mut |_| {})?;
                 let run = seed_run(seed, &trained.curve, trained.env_steps, trained.wall_s, budgets.success_bar);
                 on_line(&format!(
                     "[{run_no}/{total_runs}] {} {} seed {seed}: {}, final {:.0} % success, {:.2} mm, {:.1} s",

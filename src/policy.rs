@@ -146,6 +146,20 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// Checks, before a long run, that `path` can be written: its directory is
+/// created if missing and a probe file is written and removed there. The
+/// error names the path.
+pub fn check_output_file(path: &Path) -> crate::Result<()> {
+    if path.is_dir() {
+        return Err(crate::Error::Invalid(format!("{}: is a directory, not a file that can be written", path.display())));
+    }
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| crate::Error::io(dir, e))?;
+    let probe = dir.join(format!(".{}.probe", path.file_name().and_then(|n| n.to_str()).unwrap_or("output")));
+    std::fs::write(&probe, b"").map_err(|e| crate::Error::io(path, e))?;
+    std::fs::remove_file(&probe).map_err(|e| crate::Error::io(&probe, e))
+}
+
 /// The actor's weights as burnpack bytes.
 pub fn actor_bytes(actor: &PolicyNet) -> Vec<u8> {
     let record = match actor {

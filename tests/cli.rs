@@ -101,3 +101,35 @@ fn eval_and_replay_work_on_the_shipped_policy() {
     let (ok, _, err) = run(&["replay", "--policy", "/nonexistent/bundle"]);
     assert!(!ok && err.contains("/nonexistent/bundle/policy.json"), "{err}");
 }
+
+#[test]
+fn demos_record_info_and_behaviour_cloning_from_the_command_line() {
+    let dir = std::env::temp_dir().join(format!("gl-cli-demos-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let file = dir.join("reach.json");
+    let f = file.to_str().unwrap();
+    let (ok, out, err) = run(&["demos", "record", "--task", "needle-reach", "--episodes", "5", "--seed", "2", "--out", f, "--quiet"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("recorded 5 successful needle-reach episodes"), "{out}");
+    let info = json(&["demos", "info", f, "--json"]);
+    assert_eq!((info["task"].as_str(), info["episodes"].as_u64(), info["success_rate"].as_f64()), (Some("needle-reach"), Some(5), Some(1.0)));
+    assert_eq!(info["mean_episode_steps"].as_f64(), Some(50.0));
+
+    let bundle = dir.join("bc");
+    let (ok, out, err) = run(&["train", "--task", "needle-reach", "--algo", "bc", "--demos", f, "--steps", "50", "--out", bundle.to_str().unwrap(), "--quiet"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("50 gradient updates") && err.contains("5 episodes, 250 transitions"), "{out}\n{err}");
+    let ev = json(&["eval", "--policy", bundle.to_str().unwrap(), "--episodes", "2", "--json"]);
+    assert_eq!(ev["episodes"], 2);
+
+    // Refusals, each naming what is wrong, before any work is done.
+    let (ok, _, err) = run(&["train", "--task", "needle-reach", "--algo", "bc", "--steps", "50", "--out", bundle.to_str().unwrap()]);
+    assert!(!ok && err.contains("--demos"), "{err}");
+    let (ok, _, err) = run(&["train", "--task", "pose-reach", "--algo", "sac-her", "--demos", f, "--steps", "50", "--out", bundle.to_str().unwrap()]);
+    assert!(!ok && err.contains("reach.json") && err.contains("`task`"), "{err}");
+    std::fs::write(dir.join("a-file"), b"").unwrap();
+    let blocked = dir.join("a-file/demos.json");
+    let (ok, _, err) = run(&["demos", "record", "--task", "needle-reach", "--episodes", "1", "--out", blocked.to_str().unwrap()]);
+    assert!(!ok && err.contains("a-file"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

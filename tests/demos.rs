@@ -2,39 +2,21 @@
 //! replay bit for bit; damaged or foreign files are refused by name.
 
 use gesture_lab::env::Env;
-use gesture_lab::rng::episode_seed;
-use gesture_lab::policy::demos::{Demonstrations, EpisodeRecorder, replay_episode};
+use gesture_lab::policy::demos::{Demonstrations, load_for_training, record_oracle, replay_episode};
+use gesture_lab::sim::physics::GraspMode;
 use gesture_lab::task::TaskConfig;
 
-/// Records `episodes` oracle episodes of `task`, as the viewer's teleop mode records keys.
-fn record_oracle(task: &str, episodes: u64) -> Demonstrations {
-    let config = TaskConfig::builtin(task).unwrap();
-    let mut env = Env::new(config.clone()).unwrap();
-    let mut demos = None;
-    for k in 0..episodes {
-        let seed = episode_seed(7, 0, k);
-        let mut obs = env.reset(seed).unwrap();
-        let demos = demos.get_or_insert_with(|| Demonstrations::new(&config, obs.observation.len(), obs.desired_goal.len(), "scripted oracle"));
-        let mut recorder = EpisodeRecorder::new(seed);
-        loop {
-            let action = env.oracle_action();
-            let step = env.step(&action).unwrap();
-            recorder.record(&obs, &action, &step);
-            obs = step.observation.clone();
-            if step.terminated || step.truncated {
-                demos.episodes.push(recorder.finish(&step));
-                break;
-            }
-        }
-    }
-    demos.unwrap()
+/// `episodes` successful oracle episodes of `task` (the viewer records teleop
+/// episodes in the same format).
+fn oracle_demos(task: &str, episodes: usize) -> Demonstrations {
+    record_oracle(&TaskConfig::builtin(task).unwrap(), episodes, 7, 100, &mut |_, _| {}).unwrap()
 }
 
 #[test]
 fn recorded_episodes_round_trip_and_replay_exactly() {
     let dir = std::env::temp_dir().join(format!("gl-demos-{}", std::process::id()));
     let path = dir.join("oracle.json");
-    let demos = record_oracle("needle-reach", 3);
+    let demos = oracle_demos("needle-reach", 3);
     assert_eq!(demos.episodes.len(), 3);
     assert!(demos.episodes.iter().all(|e| e.success && !e.steps.is_empty()), "the oracle succeeds on NeedleReach");
     demos.save(&path).unwrap();
@@ -61,7 +43,7 @@ fn damaged_and_foreign_demonstration_files_are_refused() {
     let dir = std::env::temp_dir().join(format!("gl-demos-bad-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let good = dir.join("good.json");
-    record_oracle("pose-reach", 1).save(&good).unwrap();
+    oracle_demos("pose-reach", 1).save(&good).unwrap();
     let bytes = std::fs::read(&good).unwrap();
 
     let truncated = dir.join("truncated.json");
@@ -84,5 +66,77 @@ fn damaged_and_foreign_demonstration_files_are_refused() {
 
     let e = Demonstrations::load(&dir.join("missing.json")).unwrap_err().to_string();
     assert!(e.contains("missing.json"), "{e}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A needle-pick whose episodes are too short for the oracle to finish every time.
+fn short_needle_pick(steps: usize) -> TaskConfig {
+    let mut config = TaskConfig::builtin("needle-pick").unwrap();
+    config.episode.steps = steps;
+    config
+}
+
+#[test]
+fn the_oracle_recorder_keeps_only_successes_and_counts_what_it_tried() {
+    // The oracle needs about 24 steps on needle-pick: with 21, many episodes fail.
+    let config = short_needle_pick(21);
+    let mut calls = 0;
+    let demos = record_oracle(&config, 4, 3, 200, &mut |_, _| calls += 1).unwrap();
+    assert_eq!(demos.episodes.len(), 4);
+    assert!(demos.episodes.iter().all(|e| e.success && e.steps.len() == 21));
+    let tried = demos.episodes_tried.unwrap();
+    assert!(tried > 4, "some short episodes must fail (tried {tried})");
+    assert_eq!(calls, tried);
+    let s = demos.summary();
+    assert_eq!((s.episodes, s.successful_episodes, s.task.as_str(), s.grasp.as_str()), (4, 4, "needle-pick", "friction"));
+    // Kept episodes are the first successful seeds, in order, and replay.
+    let mut env = Env::new(config.clone()).unwrap();
+    let replayed = replay_episode(&mut env, &demos.episodes[0]).unwrap();
+    assert_eq!(replayed.last().unwrap(), &demos.episodes[0].final_observation);
+
+    // Too few tries: an error that says how many succeeded.
+    let e = record_oracle(&short_needle_pick(5), 2, 3, 6, &mut |_, _| {}).unwrap_err().to_string();
+    assert!(e.contains("only 0 of 6"), "{e}");
+}
+
+#[test]
+fn demonstrations_for_another_task_mode_or_shape_are_refused_by_field() {
+    let dir = std::env::temp_dir().join(format!("gl-demos-check-{}", std::process::id()));
+    let path = dir.join("needle-pick-friction.json");
+    let config = TaskConfig::builtin("needle-pick").unwrap();
+    record_oracle(&config, 1, 0, 10, &mut |_, _| {}).unwrap().save(&path).unwrap();
+    let paths = [path.clone()];
+
+    let (buffer, report) = load_for_training(&paths, &config).unwrap();
+    assert_eq!((buffer.episodes().len(), buffer.len()), (1, 100));
+    assert!(report.contains("1 episodes"), "{report}");
+
+    let refused = |task: &TaskConfig, field: &str| {
+        let e = load_for_training(&paths, task).err().expect("refused").to_string();
+        assert!(e.contains("needle-pick-friction.json") && e.contains(&format!("`{field}`")), "{field}: {e}");
+    };
+    let mut assisted = config.clone();
+    assisted.physics.grasp = GraspMode::Assisted;
+    refused(&assisted, "task_config.physics.grasp");
+    refused(&TaskConfig::builtin("needle-reach").unwrap(), "task");
+    let mut history = config.clone();
+    history.control.action_history = 2;
+    refused(&history, "observation_dim");
+
+    // A file whose episodes all failed gives nothing to learn from.
+    let mut failed = Demonstrations::load(&path).unwrap();
+    failed.episodes[0].success = false;
+    let failed_path = dir.join("failed.json");
+    failed.save(&failed_path).unwrap();
+    let e = load_for_training(&[failed_path], &config).err().unwrap().to_string();
+    assert!(e.contains("failed.json") && e.contains("no successful"), "{e}");
+
+    // An action outside [-1, 1] (a hand-edited file) is refused where it is.
+    let mut value: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    value["episodes"][0]["steps"][3]["action"][1] = serde_json::json!(7.5);
+    let wild = dir.join("wild.json");
+    std::fs::write(&wild, serde_json::to_vec(&value).unwrap()).unwrap();
+    let e = Demonstrations::load(&wild).unwrap_err().to_string();
+    assert!(e.contains("wild.json") && e.contains("episode 0 step 3") && e.contains("`action`"), "{e}");
     std::fs::remove_dir_all(&dir).ok();
 }

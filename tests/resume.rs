@@ -27,15 +27,15 @@ fn resuming_from_a_checkpoint_gives_the_uninterrupted_weights() {
     let dir = temp("inproc");
     let cp = Checkpointing { dir: dir.clone(), every: 400, resume: true };
     // The first process stops after 800 steps (its last checkpoint)...
-    sac::train_with_checkpoints(&task, small(), 800, 5, 1, Some(&cp), &mut |_| {}).unwrap();
+    sac::train_with_checkpoints(&task, small(), 800, 5, 1, Some(&cp), None, &mut |_| {}).unwrap();
     assert!(dir.join("checkpoint/state.json").exists());
     // ...the second picks up from there.
-    let resumed = sac::train_with_checkpoints(&task, small(), 1200, 5, 1, Some(&cp), &mut |_| {}).unwrap();
+    let resumed = sac::train_with_checkpoints(&task, small(), 1200, 5, 1, Some(&cp), None, &mut |_| {}).unwrap();
     assert_eq!(resumed.env_steps, 1200);
     assert_eq!(resumed.learner.actor_parameters(), whole);
 
     // A checkpoint of another seed is refused by name.
-    let err = sac::train_with_checkpoints(&task, small(), 1200, 6, 1, Some(&cp), &mut |_| {}).err().unwrap();
+    let err = sac::train_with_checkpoints(&task, small(), 1200, 6, 1, Some(&cp), None, &mut |_| {}).err().unwrap();
     assert!(err.to_string().contains("seed 5, not 6"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -152,6 +152,7 @@ pub(super) fn bench_train(args: &BenchTrainArgs) -> Result<()> {
             let update = median_us((0..200).map(|_| { let t = Instant::now(); trained.learner.update(&reward); t.elapsed().as_secs_f64() * 1e6 }).collect());
             ("sac-her", trained.curve.clone(), trained.env_steps, trained.wall_s, updates, update, trained.learner.policy())
         }
+        Algo::Bc => bail!("bench train measures algorithms that step envs; bc takes no env steps (time it with `train --algo bc`)"),
         Algo::Ppo => {
             task.episode.reward = crate::task::RewardMode::Dense;
             // Evaluate often enough to see when 90 % is reached.

@@ -3,6 +3,7 @@
 //! of commands (and its arguments and reports) lives in its own file.
 
 mod bench;
+mod demos;
 mod episodes;
 mod kinematics;
 mod train;
@@ -39,6 +40,9 @@ pub enum Command {
     Eval(EvalArgs),
     /// Replay one deterministic episode of a policy: tip path, goal and error per step.
     Replay(ReplayArgs),
+    /// Demonstrations: record the oracle's successful episodes, inspect a file.
+    #[command(subcommand)]
+    Demos(demos::DemosCommand),
     /// Measure whole-program speed.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -112,6 +116,7 @@ pub enum BuiltinPolicy {
 pub use crate::rl::Algo;
 
 pub use bench::{BenchCommand, BenchEnvArgs, BenchSuiteArgs, BenchTrainArgs, BenchTrainReport};
+pub use demos::{DemosCommand, DemosRecordArgs};
 pub use episodes::{DemoArgs, RolloutArgs, RolloutReport, run_rollout};
 pub use kinematics::KinematicsCommand;
 pub use train::{EvalArgs, ReplayArgs, TrainArgs};
@@ -135,6 +140,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bench(BenchCommand::Env(args)) => bench::bench_env(&args),
         Command::Bench(BenchCommand::Train(args)) => bench::bench_train(&args),
         Command::Bench(BenchCommand::Suite(args)) => bench::bench_suite(&args),
+        Command::Demos(cmd) => demos::run(cmd),
         Command::Kinematics(cmd) => kinematics::kinematics(cmd),
         #[cfg(feature = "viz")]
         Command::View(args) => view::view(args),

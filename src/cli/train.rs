@@ -21,9 +21,13 @@ pub struct TrainArgs {
     pub task: TaskArgs,
     #[arg(long, value_enum, default_value = "sac-her")]
     pub algo: Algo,
-    /// Env steps to train for.
+    /// Env steps to train for (bc: gradient updates).
     #[arg(long, default_value_t = 50_000)]
     pub steps: u64,
+    /// Demonstration files (`demos record` or the viewer's `--record`) to learn
+    /// from: bc clones them, sac-her samples them into every batch.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub demos: Vec<PathBuf>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Parallel envs (overrides the algorithm config).
@@ -135,12 +139,16 @@ pub(super) fn train(args: &TrainArgs) -> Result<()> {
     let mut last_train = String::new();
     let mut last_eval = String::new();
     let mut on_progress = |p: &sac::Progress| {
-        bar.set_position(p.env_steps);
+        // BC takes no env steps: its bar counts gradient updates.
+        bar.set_position(p.evaluation.as_ref().and_then(|e| e.updates).unwrap_or(p.env_steps));
         match &p.evaluation {
             Some(e) => {
                 last_eval = format!("eval success {:.0} % err {:.2} mm", e.success_rate * 100.0, e.mean_final_error_mm);
                 if args.quiet {
-                    eprintln!("{:>8} steps {:>7.1} s  {last_eval}", p.env_steps, p.wall_s);
+                    match e.updates.filter(|_| p.env_steps == 0) {
+                        Some(u) => eprintln!("{u:>8} updates {:>7.1} s  {last_eval}", p.wall_s),
+                        None => eprintln!("{:>8} steps {:>7.1} s  {last_eval}", p.env_steps, p.wall_s),
+                    }
                 }
             }
             None => last_train = format!("train success {:.0} % err {:.1} mm", p.train_success_rate * 100.0, p.train_final_error_mm),
@@ -157,16 +165,27 @@ pub(super) fn train(args: &TrainArgs) -> Result<()> {
             ppo.rollout_steps, task.episode.steps
         );
     }
+    let demos = if args.demos.is_empty() {
+        None
+    } else {
+        let (buffer, report) = policy::demos::load_for_training(&args.demos, &args.algo.learning_task(&task))?;
+        eprintln!("{report}");
+        Some(buffer)
+    };
     let checkpointing = sac::Checkpointing { dir: out.clone(), every: args.checkpoint_every.max(1), resume: args.resume };
-    let outcome = crate::rl::train(&task, &config, args.steps, args.seed, args.threads, Some(&checkpointing), &mut on_progress)?;
+    let outcome = crate::rl::train(&task, &config, args.steps, args.seed, args.threads, Some(&checkpointing), demos.as_ref(), &mut on_progress)?;
     bar.finish();
 
     let final_eval = outcome.curve.last().cloned().expect("training ends with an evaluation");
     policy::save_trained(&out, &outcome, &config, args.seed)?;
-    println!(
-        "trained {} on {} for {} env steps in {:.1} s ({:.0} env steps/s, {} updates)",
-        algo, outcome.task.task, outcome.env_steps, outcome.wall_s, outcome.env_steps as f64 / outcome.wall_s, outcome.updates
-    );
+    if outcome.env_steps == 0 {
+        println!("trained {} on {} with {} gradient updates (no env steps) in {:.1} s", algo, outcome.task.task, outcome.updates, outcome.wall_s);
+    } else {
+        println!(
+            "trained {} on {} for {} env steps in {:.1} s ({:.0} env steps/s, {} updates)",
+            algo, outcome.task.task, outcome.env_steps, outcome.wall_s, outcome.env_steps as f64 / outcome.wall_s, outcome.updates
+        );
+    }
     println!(
         "evaluation ({} episodes): success {:.1} %, mean final tip error {:.2} mm",
         final_eval.episodes, final_eval.success_rate * 100.0, final_eval.mean_final_error_mm

@@ -5,6 +5,11 @@
 //! config, and per episode the env seed and every step's observation and
 //! action. `Env::reset(seed)` followed by the recorded actions reproduces the
 //! recorded observations exactly (on the same machine).
+//!
+//! The same format serves the viewer's teleop recordings and
+//! `gesture-lab demos record` (the scripted oracle, successful episodes
+//! only); learning reads either through [`Demonstrations::load`] and
+//! [`Demonstrations::check_for`].
 
 use std::path::Path;
 
@@ -12,6 +17,8 @@ use serde::{Deserialize, Serialize};
 
 use super::write_atomic;
 use crate::env::{ACTION_DIM, Env};
+use crate::rl::her::Episode;
+use crate::rng::episode_seed;
 use crate::task::{Observation, TaskConfig};
 
 /// The `format` field of a demonstration file.
@@ -57,6 +64,10 @@ pub struct Demonstrations {
     pub observation_dim: usize,
     pub goal_dim: usize,
     pub action_dim: usize,
+    /// Episodes run to obtain these (a recorder that keeps only successes
+    /// tried more); absent in teleop recordings, which keep every episode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub episodes_tried: Option<u64>,
     pub episodes: Vec<DemoEpisode>,
 }
 
@@ -72,7 +83,90 @@ impl Demonstrations {
             observation_dim,
             goal_dim,
             action_dim: ACTION_DIM,
+            episodes_tried: None,
             episodes: Vec::new(),
+        }
+    }
+
+    /// The grasp mode the episodes were recorded in.
+    pub fn grasp_mode(&self) -> crate::sim::physics::GraspMode {
+        self.task_config.physics.grasp
+    }
+
+    /// Refuses, naming `path` and the field, a file recorded for another
+    /// task, grasp mode, observation, goal or action shape than `task`
+    /// (whose env has `obs_dim` and `goal_dim`).
+    pub fn check_for(&self, path: &Path, task: &TaskConfig, obs_dim: usize, goal_dim: usize) -> crate::Result<()> {
+        let bad = |field: &str, file: String, want: String| {
+            Err(crate::Error::Invalid(format!(
+                "{}: field `{field}` is {file} but training needs {want}: these demonstrations were recorded for something else",
+                path.display()
+            )))
+        };
+        if self.task != task.task {
+            return bad("task", format!("\"{}\"", self.task), format!("\"{}\"", task.task));
+        }
+        if self.grasp_mode() != task.physics.grasp {
+            return bad("task_config.physics.grasp", format!("\"{}\"", self.grasp_mode()), format!("\"{}\" (--grasp)", task.physics.grasp));
+        }
+        for (field, file, want) in [("observation_dim", self.observation_dim, obs_dim), ("goal_dim", self.goal_dim, goal_dim), ("action_dim", self.action_dim, ACTION_DIM)] {
+            if file != want {
+                return bad(field, file.to_string(), want.to_string());
+            }
+        }
+        Ok(())
+    }
+
+    /// The successful episodes as replay episodes (T + 1 observations and
+    /// achieved goals, T desired goals and actions). Failed ones (a teleop
+    /// recording keeps them) are left out: imitating them would teach the
+    /// failure.
+    pub fn successful_episodes(&self) -> Vec<Episode> {
+        self.episodes
+            .iter()
+            .filter(|e| e.success && !e.steps.is_empty())
+            .map(|e| {
+                let mut ep = Episode::default();
+                for s in &e.steps {
+                    ep.observations.extend_from_slice(&s.observation);
+                    ep.achieved_goals.extend_from_slice(&s.achieved_goal);
+                    ep.desired_goals.extend_from_slice(&s.desired_goal);
+                    ep.actions.extend_from_slice(&s.action);
+                }
+                ep.observations.extend_from_slice(&e.final_observation.observation);
+                ep.achieved_goals.extend_from_slice(&e.final_observation.achieved_goal);
+                ep
+            })
+            .collect()
+    }
+
+    /// Counts and means for `demos info`.
+    pub fn summary(&self) -> DemoSummary {
+        let n = self.episodes.len();
+        let successes = self.episodes.iter().filter(|e| e.success).count();
+        let steps: usize = self.episodes.iter().map(|e| e.steps.len()).sum();
+        // Steps until the first success, read from the recorded rewards
+        // (0 once the goal is reached, in the sparse reward).
+        let to_success: Vec<usize> = self
+            .episodes
+            .iter()
+            .filter(|e| e.success)
+            .filter_map(|e| e.steps.iter().position(|s| s.reward == 0.0).map(|t| t + 1))
+            .collect();
+        DemoSummary {
+            task: self.task.clone(),
+            grasp: self.task_config.physics.grasp.to_string(),
+            source: self.source.clone(),
+            episodes: n,
+            episodes_tried: self.episodes_tried,
+            successful_episodes: successes,
+            success_rate: successes as f64 / n.max(1) as f64,
+            transitions: steps,
+            mean_episode_steps: steps as f64 / n.max(1) as f64,
+            mean_steps_to_success: (!to_success.is_empty()).then(|| to_success.iter().sum::<usize>() as f64 / to_success.len() as f64),
+            observation_dim: self.observation_dim,
+            goal_dim: self.goal_dim,
+            action_dim: self.action_dim,
         }
     }
 
@@ -98,15 +192,111 @@ impl Demonstrations {
             return Err(bad(format!("format_version {version:?} is not {DEMOS_FORMAT_VERSION}")));
         }
         let demos: Self = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
+        if demos.action_dim != ACTION_DIM {
+            return Err(bad(format!("field `action_dim` is {}, the instrument takes {ACTION_DIM}", demos.action_dim)));
+        }
         for (i, ep) in demos.episodes.iter().enumerate() {
             for (t, s) in ep.steps.iter().enumerate() {
-                if s.action.len() != demos.action_dim || s.observation.len() != demos.observation_dim || s.desired_goal.len() != demos.goal_dim {
+                if s.action.len() != demos.action_dim || s.observation.len() != demos.observation_dim || s.desired_goal.len() != demos.goal_dim || s.achieved_goal.len() != demos.goal_dim {
                     return Err(bad(format!("episode {i} step {t}: lengths do not match the file's dimensions")));
                 }
+                if let Some(v) = s.action.iter().find(|v| !(v.is_finite() && v.abs() <= 1.0)) {
+                    return Err(bad(format!("episode {i} step {t}: field `action` holds {v}, outside [-1, 1]")));
+                }
+                if s.observation.iter().chain(&s.achieved_goal).chain(&s.desired_goal).any(|v| !v.is_finite()) {
+                    return Err(bad(format!("episode {i} step {t}: a non-finite observation or goal")));
+                }
+            }
+            let last = &ep.final_observation;
+            if last.observation.len() != demos.observation_dim || last.achieved_goal.len() != demos.goal_dim || last.flat().iter().any(|v| !v.is_finite()) {
+                return Err(bad(format!("episode {i}: field `final_observation` does not match the file's dimensions or is not finite")));
             }
         }
         Ok(demos)
     }
+}
+
+/// The demonstrations `train --demos` learns from: every successful episode
+/// of every file, each file checked against `task` first.
+pub fn load_for_training(paths: &[std::path::PathBuf], task: &TaskConfig) -> crate::Result<(crate::rl::her::DemoBuffer, String)> {
+    let env = Env::new(task.clone())?;
+    let (obs_dim, goal_dim) = (env.observation_dim(), env.goal_dim());
+    let (mut episodes, mut failed, mut files) = (Vec::new(), 0usize, Vec::new());
+    for path in paths {
+        let demos = Demonstrations::load(path)?;
+        demos.check_for(path, task, obs_dim, goal_dim)?;
+        let kept = demos.successful_episodes();
+        failed += demos.episodes.len() - kept.len();
+        files.push(format!("{} ({} episodes)", path.display(), kept.len()));
+        episodes.extend(kept);
+    }
+    if episodes.is_empty() {
+        return Err(crate::Error::Invalid(format!("{}: no successful demonstration episode to learn from", files.join(", "))));
+    }
+    let buffer = crate::rl::her::DemoBuffer::new(obs_dim, goal_dim, ACTION_DIM, episodes)?;
+    let mut report = format!("demonstrations: {} episodes, {} transitions, from {}", buffer.episodes().len(), buffer.len(), files.join(", "));
+    if failed > 0 {
+        report += &format!("; {failed} unsuccessful episode(s) left out");
+    }
+    Ok((buffer, report))
+}
+
+/// What `demos info` prints.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DemoSummary {
+    pub task: String,
+    pub grasp: String,
+    pub source: String,
+    pub episodes: usize,
+    pub episodes_tried: Option<u64>,
+    pub successful_episodes: usize,
+    /// Successful episodes over those in the file.
+    pub success_rate: f64,
+    pub transitions: usize,
+    pub mean_episode_steps: f64,
+    /// Over successful episodes: steps until the reward first reached 0.
+    pub mean_steps_to_success: Option<f64>,
+    pub observation_dim: usize,
+    pub goal_dim: usize,
+    pub action_dim: usize,
+}
+
+/// Runs the task's scripted oracle on episodes `episode_seed(seed, 0, k)`,
+/// k = 0, 1, ..., keeping only successful episodes (as SurRoL does) until
+/// `wanted` are kept. Gives up, with an error, after `max_tries` episodes.
+/// `on_episode(kept, tried)` is called after each episode.
+pub fn record_oracle(config: &TaskConfig, wanted: usize, seed: u64, max_tries: u64, on_episode: &mut dyn FnMut(usize, u64)) -> crate::Result<Demonstrations> {
+    let mut env = Env::new(config.clone())?;
+    let mut demos = Demonstrations::new(config, env.observation_dim(), env.goal_dim(), "scripted oracle");
+    let mut tried = 0u64;
+    while demos.episodes.len() < wanted {
+        if tried == max_tries {
+            return Err(crate::Error::Invalid(format!(
+                "the {} oracle succeeded in only {} of {tried} episodes; {wanted} successful episodes were asked for",
+                config.task,
+                demos.episodes.len()
+            )));
+        }
+        let episode_seed = episode_seed(seed, 0, tried);
+        tried += 1;
+        let mut obs = env.reset(episode_seed)?;
+        let mut recorder = EpisodeRecorder::new(episode_seed);
+        let last = loop {
+            let action = env.oracle_action();
+            let step = env.step(&action)?;
+            recorder.record(&obs, &action, &step);
+            if step.terminated || step.truncated {
+                break step;
+            }
+            obs = step.observation;
+        };
+        if last.info.success {
+            demos.episodes.push(recorder.finish(&last));
+        }
+        on_episode(demos.episodes.len(), tried);
+    }
+    demos.episodes_tried = Some(tried);
+    Ok(demos)
 }
 
 /// Records the episode being played in an [`Env`], step by step.

@@ -17,7 +17,7 @@ use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::her::HerBuffer;
+use super::her::{DemoBuffer, HerBuffer};
 use super::nets::{Actor, Temperature, TwinCritic};
 use super::sac::{RunState, SacHer, SacHerConfig};
 use crate::env::ACTION_DIM;
@@ -48,6 +48,9 @@ struct CheckpointState {
     obs_dim: usize,
     goal_dim: usize,
     updates: u64,
+    /// SHA-256 of the demonstrations learned from (none: no demonstrations).
+    #[serde(default)]
+    demos_sha256: Option<String>,
 }
 
 fn err(path: &Path, message: impl std::fmt::Display) -> Error {
@@ -151,6 +154,7 @@ pub fn save(dir: &Path, learner: &SacHer, run: &RunState, task: &TaskConfig) -> 
         obs_dim: learner.obs_dim,
         goal_dim: learner.goal_dim,
         updates: learner.updates,
+        demos_sha256: learner.demonstrations().map(|d| d.sha256()),
     };
     write_dir(dir, &parts, serde_json::to_value(&state).expect("state serialises"))
 }
@@ -163,13 +167,16 @@ fn latest(dir: &Path) -> Option<PathBuf> {
 
 /// Loads the SAC+HER checkpoint under `dir`, if any, checking that it
 /// belongs to this task, config and seed.
-pub fn load(dir: &Path, task: &TaskConfig, config: &SacHerConfig, seed: u64) -> Result<Option<(SacHer, RunState)>> {
+pub fn load(dir: &Path, task: &TaskConfig, config: &SacHerConfig, seed: u64, demos: Option<&DemoBuffer>) -> Result<Option<(SacHer, RunState)>> {
     let Some(cp) = read_dir(dir)? else { return Ok(None) };
     let state: CheckpointState = serde_json::from_value(cp.state.clone()).map_err(|e| cp.error(format!("not a SAC+HER checkpoint: {e}")))?;
     if state.format != SAC_FORMAT {
         return Err(cp.error(format!("checkpoint format `{}`, expected `{SAC_FORMAT}`", state.format)));
     }
     check_same(&cp, &state.task, task, state.config == *config, state.run.seed, seed)?;
+    if state.demos_sha256 != demos.map(|d| d.sha256()) {
+        return Err(cp.error("the checkpoint was made from other demonstrations (or with/without them): give the same --demos files"));
+    }
     let mut learner = SacHer::new(config.clone(), task, state.obs_dim, state.goal_dim, seed);
     let (input, hidden, dev) = (state.obs_dim + state.goal_dim, config.hidden, learner.device.clone());
     let fit = |e| cp.error(e);
@@ -184,6 +191,8 @@ pub fn load(dir: &Path, task: &TaskConfig, config: &SacHerConfig, seed: u64) -> 
     learner.buffer = HerBuffer::from_bytes(&cp.read("buffer.bin")?).ok_or_else(|| err(&cp.path.join("buffer.bin"), "not a replay buffer"))?;
     learner.normalizer = state.normalizer;
     learner.updates = state.updates;
+    // The statistics already include the demonstrations: only the buffer returns.
+    learner.demos = demos.cloned();
     Ok(Some((learner, state.run)))
 }
 

@@ -131,30 +131,117 @@ impl HerBuffer {
     /// goal is future_p = 1 − 1/(1 + 4) = 0.8).
     pub fn sample(&self, n: usize, future_p: f64, rng: &mut Rng, reward: impl Fn(&[f32], &[f32]) -> f32) -> Batch {
         assert!(!self.is_empty(), "sample from an empty buffer");
-        let (od, gd, ad, t_max) = (self.obs_dim, self.goal_dim, self.action_dim, self.horizon);
-        let mut b = Batch {
-            observations: Vec::with_capacity(n * od),
-            goals: Vec::with_capacity(n * gd),
-            actions: Vec::with_capacity(n * ad),
-            rewards: Vec::with_capacity(n),
-            next_observations: Vec::with_capacity(n * od),
-        };
-        for _ in 0..n {
-            let ep = &self.episodes[rng.random_range(0..self.episodes.len())];
-            let t = rng.random_range(0..t_max);
-            let goal = if rng.random_bool(future_p) {
-                let future = rng.random_range(t + 1..=t_max);
-                &ep.achieved_goals[future * gd..(future + 1) * gd]
-            } else {
-                &ep.desired_goals[t * gd..(t + 1) * gd]
-            };
-            b.observations.extend_from_slice(&ep.observations[t * od..(t + 1) * od]);
-            b.next_observations.extend_from_slice(&ep.observations[(t + 1) * od..(t + 2) * od]);
-            b.actions.extend_from_slice(&ep.actions[t * ad..(t + 1) * ad]);
-            b.goals.extend_from_slice(goal);
-            b.rewards.push(reward(&ep.achieved_goals[(t + 1) * gd..(t + 2) * gd], goal));
-        }
+        let mut b = Batch::with_capacity(n, self.obs_dim, self.goal_dim, self.action_dim);
+        sample_into(&mut b, &self.episodes, n, future_p, rng, &reward, (self.obs_dim, self.goal_dim, self.action_dim));
         b
+    }
+}
+
+impl Batch {
+    pub fn with_capacity(n: usize, obs_dim: usize, goal_dim: usize, action_dim: usize) -> Self {
+        Batch {
+            observations: Vec::with_capacity(n * obs_dim),
+            goals: Vec::with_capacity(n * goal_dim),
+            actions: Vec::with_capacity(n * action_dim),
+            rewards: Vec::with_capacity(n),
+            next_observations: Vec::with_capacity(n * obs_dim),
+        }
+    }
+
+    /// Rows in the batch.
+    pub fn len(&self) -> usize {
+        self.rewards.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rewards.is_empty()
+    }
+}
+
+/// Appends `n` HER-relabelled transitions drawn uniformly from `episodes`
+/// (each of any length: its own number of actions) to `b`.
+fn sample_into(b: &mut Batch, episodes: &[Episode], n: usize, future_p: f64, rng: &mut Rng, reward: &dyn Fn(&[f32], &[f32]) -> f32, (od, gd, ad): (usize, usize, usize)) {
+    for _ in 0..n {
+        let ep = &episodes[rng.random_range(0..episodes.len())];
+        let t_max = ep.actions.len() / ad;
+        let t = rng.random_range(0..t_max);
+        let goal = if rng.random_bool(future_p) {
+            let future = rng.random_range(t + 1..=t_max);
+            &ep.achieved_goals[future * gd..(future + 1) * gd]
+        } else {
+            &ep.desired_goals[t * gd..(t + 1) * gd]
+        };
+        b.observations.extend_from_slice(&ep.observations[t * od..(t + 1) * od]);
+        b.next_observations.extend_from_slice(&ep.observations[(t + 1) * od..(t + 2) * od]);
+        b.actions.extend_from_slice(&ep.actions[t * ad..(t + 1) * ad]);
+        b.goals.extend_from_slice(goal);
+        b.rewards.push(reward(&ep.achieved_goals[(t + 1) * gd..(t + 2) * gd], goal));
+    }
+}
+
+/// Demonstration episodes, kept apart from the agent's own replay and
+/// sampled into every batch (Nair et al. 2018). Episodes may have any
+/// length (a teleop recording with early termination); HER relabels them
+/// as it does the agent's.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DemoBuffer {
+    pub obs_dim: usize,
+    pub goal_dim: usize,
+    pub action_dim: usize,
+    episodes: Vec<Episode>,
+}
+
+impl DemoBuffer {
+    /// Checks every episode's shape (T + 1 observations and achieved goals,
+    /// T desired goals and actions, T ≥ 1).
+    pub fn new(obs_dim: usize, goal_dim: usize, action_dim: usize, episodes: Vec<Episode>) -> crate::Result<Self> {
+        for (i, ep) in episodes.iter().enumerate() {
+            let t = ep.actions.len() / action_dim;
+            let ok = t > 0
+                && ep.actions.len() == t * action_dim
+                && ep.observations.len() == (t + 1) * obs_dim
+                && ep.achieved_goals.len() == (t + 1) * goal_dim
+                && ep.desired_goals.len() == t * goal_dim;
+            if !ok {
+                return Err(crate::Error::Invalid(format!("demonstration episode {i}: its rows do not have the env's shapes")));
+            }
+        }
+        Ok(Self { obs_dim, goal_dim, action_dim, episodes })
+    }
+
+    pub fn episodes(&self) -> &[Episode] {
+        &self.episodes
+    }
+
+    /// Transitions held.
+    pub fn len(&self) -> usize {
+        self.episodes.iter().map(|e| e.actions.len() / self.action_dim).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.episodes.is_empty()
+    }
+
+    /// Appends `n` HER-relabelled demonstration transitions to `b`.
+    pub fn sample_into(&self, b: &mut Batch, n: usize, future_p: f64, rng: &mut Rng, reward: &dyn Fn(&[f32], &[f32]) -> f32) {
+        assert!(!self.is_empty(), "sample from no demonstrations");
+        sample_into(b, &self.episodes, n, future_p, rng, reward, (self.obs_dim, self.goal_dim, self.action_dim));
+    }
+
+    /// A digest of every value, so that a resumed run can check it was
+    /// given the same demonstrations.
+    pub fn sha256(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for ep in &self.episodes {
+            for part in [&ep.observations, &ep.achieved_goals, &ep.desired_goals, &ep.actions] {
+                h.update((part.len() as u64).to_le_bytes());
+                for v in part.iter() {
+                    h.update(v.to_le_bytes());
+                }
+            }
+        }
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
     }
 }
 

@@ -1,6 +1,8 @@
-//! Layer 4: learning. SAC+HER in burn (PPO next), the observation
-//! normaliser that belongs to a policy, and the hindsight replay buffer.
+//! Layer 4: learning. SAC+HER (optionally from demonstrations), PPO and
+//! behaviour cloning in burn, the observation normaliser that belongs to a
+//! policy, and the hindsight replay buffer.
 
+pub mod bc;
 pub mod checkpoint;
 pub mod her;
 pub mod nets;
@@ -125,6 +127,10 @@ pub enum Algo {
     #[value(name = "ppo")]
     #[serde(rename = "ppo")]
     Ppo,
+    /// Behaviour cloning of demonstrations (`--demos`); `--steps` counts gradient updates.
+    #[value(name = "bc")]
+    #[serde(rename = "bc")]
+    Bc,
 }
 
 impl Algo {
@@ -143,6 +149,17 @@ impl Algo {
         match self {
             Algo::SacHer => "sac-her",
             Algo::Ppo => "ppo",
+            Algo::Bc => "bc",
+        }
+    }
+
+    /// Whether the algorithm learns from demonstrations: `Some(true)` it
+    /// needs them, `Some(false)` it can use them, `None` it cannot.
+    pub fn demonstrations(self) -> Option<bool> {
+        match self {
+            Algo::SacHer => Some(false),
+            Algo::Ppo => None,
+            Algo::Bc => Some(true),
         }
     }
 }
@@ -152,6 +169,7 @@ impl Algo {
 pub enum AlgoConfig {
     SacHer(sac::SacHerConfig),
     Ppo(ppo::PpoConfig),
+    Bc(bc::BcConfig),
 }
 
 impl AlgoConfig {
@@ -162,6 +180,8 @@ impl AlgoConfig {
             (Algo::SacHer, None) => AlgoConfig::SacHer(sac::SacHerConfig::new()),
             (Algo::Ppo, Some((text, origin))) => AlgoConfig::Ppo(ppo::PpoConfig::from_toml(text, origin)?),
             (Algo::Ppo, None) => AlgoConfig::Ppo(ppo::PpoConfig::new()),
+            (Algo::Bc, Some((text, origin))) => AlgoConfig::Bc(bc::BcConfig::from_toml(text, origin)?),
+            (Algo::Bc, None) => AlgoConfig::Bc(bc::BcConfig::new()),
         })
     }
 
@@ -169,6 +189,7 @@ impl AlgoConfig {
         match self {
             AlgoConfig::SacHer(_) => Algo::SacHer,
             AlgoConfig::Ppo(_) => Algo::Ppo,
+            AlgoConfig::Bc(_) => Algo::Bc,
         }
     }
 
@@ -185,6 +206,8 @@ impl AlgoConfig {
         match self {
             AlgoConfig::SacHer(c) => c.envs = envs,
             AlgoConfig::Ppo(c) => c.envs = envs,
+            // BC steps no env while it learns.
+            AlgoConfig::Bc(_) => {}
         }
     }
 
@@ -193,6 +216,7 @@ impl AlgoConfig {
         match self {
             AlgoConfig::SacHer(c) => c.eval_interval = steps,
             AlgoConfig::Ppo(c) => c.eval_interval = steps,
+            AlgoConfig::Bc(c) => c.eval_interval = steps,
         }
     }
 
@@ -200,6 +224,7 @@ impl AlgoConfig {
         match self {
             AlgoConfig::SacHer(c) => c.eval_episodes = episodes,
             AlgoConfig::Ppo(c) => c.eval_episodes = episodes,
+            AlgoConfig::Bc(c) => c.eval_episodes = episodes,
         }
     }
 
@@ -207,6 +232,7 @@ impl AlgoConfig {
         match self {
             AlgoConfig::SacHer(c) => c.validate(origin),
             AlgoConfig::Ppo(c) => c.validate(origin),
+            AlgoConfig::Bc(c) => c.validate(origin),
         }
     }
 
@@ -214,6 +240,7 @@ impl AlgoConfig {
         match self {
             AlgoConfig::SacHer(c) => c.hidden,
             AlgoConfig::Ppo(c) => c.hidden,
+            AlgoConfig::Bc(c) => c.hidden,
         }
     }
 
@@ -221,6 +248,7 @@ impl AlgoConfig {
         match self {
             AlgoConfig::SacHer(c) => serde_json::to_value(c),
             AlgoConfig::Ppo(c) => serde_json::to_value(c),
+            AlgoConfig::Bc(c) => serde_json::to_value(c),
         }
         .expect("configs serialise")
     }
@@ -251,9 +279,12 @@ impl TrainOutcome {
     }
 }
 
-/// Trains `config`'s algorithm on `task` for `steps` env steps: what `train`
-/// and `bench suite` both run. PPO learns from the dense reward (minus the
-/// distance to the goal), so it trains on a copy of `task` switched to it.
+/// Trains `config`'s algorithm on `task` for `steps` env steps (BC: gradient
+/// updates): what `train` and `bench suite` both run. PPO learns from the
+/// dense reward (minus the distance to the goal), so it trains on a copy of
+/// `task` switched to it. `demos` feed SAC+HER and BC; BC needs them, PPO
+/// refuses them.
+#[allow(clippy::too_many_arguments)]
 pub fn train(
     task: &crate::task::TaskConfig,
     config: &AlgoConfig,
@@ -261,12 +292,34 @@ pub fn train(
     seed: u64,
     threads: usize,
     checkpointing: Option<&checkpoint::Checkpointing>,
+    demos: Option<&her::DemoBuffer>,
     on_progress: &mut dyn FnMut(&sac::Progress),
 ) -> crate::Result<TrainOutcome> {
     let task = config.algo().learning_task(task);
+    let name = config.algo().name();
+    match (config.algo().demonstrations(), demos) {
+        (Some(true), None) => return Err(crate::Error::Invalid(format!("{name} learns from demonstrations: give --demos FILE"))),
+        (None, Some(_)) => return Err(crate::Error::Invalid(format!("{name} does not learn from demonstrations: leave out --demos"))),
+        _ => {}
+    }
     match config {
+        AlgoConfig::Bc(c) => {
+            let t = bc::train(&task, c.clone(), demos.expect("checked above"), steps, seed, threads, on_progress)?;
+            Ok(TrainOutcome {
+                algo: Algo::Bc,
+                actor: PolicyNet::TanhGaussian(t.actor.valid()),
+                normalizer: t.normalizer,
+                curve: t.curve,
+                env_steps: 0,
+                wall_s: t.wall_s,
+                updates: t.updates,
+                obs_dim: t.obs_dim,
+                goal_dim: t.goal_dim,
+                task,
+            })
+        }
         AlgoConfig::SacHer(c) => {
-            let t = sac::train_with_checkpoints(&task, c.clone(), steps, seed, threads, checkpointing, on_progress)?;
+            let t = sac::train_with_checkpoints(&task, c.clone(), steps, seed, threads, checkpointing, demos, on_progress)?;
             Ok(TrainOutcome {
                 algo: Algo::SacHer,
                 actor: t.learner.policy_actor(),

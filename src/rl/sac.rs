@@ -14,7 +14,8 @@ use burn::prelude::*;
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
-use super::her::{Episode, HerBuffer};
+use super::bc::behaviour_cloning_loss;
+use super::her::{Batch, DemoBuffer, Episode, HerBuffer};
 use super::nets::{Actor, Temperature, TwinCritic, init_parameters, parameters, tensor, with_parameters};
 use super::normalizer::RunningNormalizer;
 use super::{GoalPolicy, Rng, standard_normal, stream};
@@ -76,6 +77,40 @@ pub struct SacHerConfig {
     /// Episodes per evaluation (deterministic actions, fixed seeds).
     #[config(default = 50)]
     pub eval_episodes: usize,
+    // Learning from demonstrations (used only when demonstrations are given,
+    // `train --demos FILE`): Nair et al. 2018's recipe, SurRoL's HER+DEMO.
+    /// Share of every batch drawn from the demonstration buffer (HER
+    /// relabels those rows as it does the agent's). SurRoL: 128 of 1024.
+    #[config(default = 0.25)]
+    pub demo_batch_fraction: f64,
+    /// Weight of the behaviour-cloning loss (squared error between the
+    /// actor's deterministic action and the demonstrated one, summed over
+    /// the action's dimensions, mean over the demonstration rows) added to
+    /// SAC's actor loss.
+    #[config(default = 1.0)]
+    pub bc_weight: f64,
+    /// Nair's Q-filter: clone a demonstrated action only where the critics
+    /// rate it above the actor's own, so the actor can outgrow its teacher.
+    #[config(default = true)]
+    pub q_filter: bool,
+    /// Behaviour-cloning-only actor updates (batches of `batch_size`
+    /// demonstration rows) before the first env step; 0 = none.
+    #[config(default = 0)]
+    pub bc_pretrain_updates: usize,
+    /// Floor of each input's standard deviation in the normaliser. Default:
+    /// 1e-4 without demonstrations (SAC's own random exploration varies every
+    /// component), 0.01 with them: a component the demonstrations hold
+    /// nearly constant would otherwise be scaled up ~10⁴ times, and the
+    /// actor's first small deviation from them would throw its inputs to the clip.
+    #[config(default = "None")]
+    pub min_input_std: Option<f64>,
+}
+
+impl SacHerConfig {
+    /// The normaliser's standard-deviation floor (see `min_input_std`).
+    pub fn input_std_floor(&self, with_demonstrations: bool) -> f64 {
+        self.min_input_std.unwrap_or(if with_demonstrations { 0.01 } else { 1e-4 })
+    }
 }
 
 impl SacHerConfig {
@@ -96,6 +131,15 @@ impl SacHerConfig {
         }
         if !(self.tau > 0.0 && self.tau <= 1.0) {
             return bad(format!("tau = {} must lie in (0, 1]", self.tau));
+        }
+        if !(self.demo_batch_fraction >= 0.0 && self.demo_batch_fraction < 1.0) {
+            return bad(format!("demo_batch_fraction = {} must lie in [0, 1)", self.demo_batch_fraction));
+        }
+        if let Some(v) = self.min_input_std.filter(|v| !(v.is_finite() && *v > 0.0)) {
+            return bad(format!("min_input_std = {v} must be > 0"));
+        }
+        if !(self.bc_weight.is_finite() && self.bc_weight >= 0.0) {
+            return bad(format!("bc_weight = {} must be >= 0", self.bc_weight));
         }
         for (name, v) in [("actor_lr", self.actor_lr), ("critic_lr", self.critic_lr), ("alpha_lr", self.alpha_lr), ("initial_alpha", self.initial_alpha), ("updates_per_step", self.updates_per_step), ("obs_clip", self.obs_clip)] {
             if !(v.is_finite() && v > 0.0) {
@@ -135,6 +179,10 @@ pub struct Evaluation {
     pub mean_collision_steps: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peak_collision_force_n: Option<f64>,
+    /// Gradient updates done when evaluated (behaviour cloning, which takes
+    /// no env steps, counts its progress in these).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updates: Option<u64>,
 }
 
 /// Seeds of evaluation episodes: a stream of their own, never used in training.
@@ -186,6 +234,7 @@ pub fn evaluate(policy: &GoalPolicy, config: &TaskConfig, episodes: usize, seed:
         held_at_end_rate: mean_of(&|i| i.grasp.as_ref().map(|g| (g.grasped || g.welded) as i32 as f64)),
         mean_collision_steps: config.physics.arm_contacts.then(|| collision_steps as f64 / episodes as f64),
         peak_collision_force_n: config.physics.arm_contacts.then_some(peak_collision_n),
+        updates: None,
     })
 }
 
@@ -222,10 +271,15 @@ pub struct SacHer {
     pub(crate) alpha_opt: ModuleOptimizer,
     pub normalizer: RunningNormalizer,
     pub(crate) buffer: HerBuffer,
+    /// Demonstrations sampled into every batch, if any.
+    pub(crate) demos: Option<DemoBuffer>,
     pub(crate) seed: u64,
     pub updates: u64,
     /// Losses of the last update: critic, actor, α.
     pub last_losses: [f32; 3],
+    /// With demonstrations, of the last update: the behaviour-cloning loss
+    /// and the share of demonstration rows the Q-filter let through.
+    pub last_bc: [f32; 2],
 }
 
 impl SacHer {
@@ -241,7 +295,7 @@ impl SacHer {
         let adam = AdamConfig::new();
         Self {
             buffer: HerBuffer::new(obs_dim, goal_dim, ACTION_DIM, task.episode.steps, config.buffer_size),
-            normalizer: RunningNormalizer::new(input, config.obs_clip as f32),
+            normalizer: RunningNormalizer { min_std: config.input_std_floor(false), ..RunningNormalizer::new(input, config.obs_clip as f32) },
             actor_opt: adam.init(),
             critic_opt: adam.init(),
             alpha_opt: adam.init(),
@@ -256,7 +310,68 @@ impl SacHer {
             seed,
             updates: 0,
             last_losses: [0.0; 3],
+            demos: None,
+            last_bc: [0.0; 2],
         }
+    }
+
+    /// Gives the learner demonstrations: they feed the input statistics
+    /// now and every later batch.
+    pub fn set_demonstrations(&mut self, demos: DemoBuffer) {
+        self.normalizer.min_std = self.config.input_std_floor(true);
+        let rows = self.normalizer_rows(demos.episodes());
+        self.normalizer.update(&rows);
+        self.demos = Some(demos);
+    }
+
+    pub fn demonstrations(&self) -> Option<&DemoBuffer> {
+        self.demos.as_ref()
+    }
+
+    /// Behaviour-cloning-only updates of the actor on the demonstrations
+    /// (`bc_pretrain_updates` of them, before any env step).
+    pub fn pretrain_actor(&mut self, updates: usize) {
+        let Some(demos) = &self.demos else { return };
+        let n = self.config.batch_size;
+        for i in 0..updates {
+            let mut rng = stream(self.seed, 3, i as u64);
+            let mut batch = Batch::with_capacity(n, self.obs_dim, self.goal_dim, ACTION_DIM);
+            demos.sample_into(&mut batch, n, 0.0, &mut rng, &|_, _| 0.0);
+            let x = tensor(self.inputs(&batch.observations, &batch.goals, n), n, self.obs_dim + self.goal_dim, &self.device);
+            let actions = tensor(batch.actions, n, ACTION_DIM, &self.device);
+            let loss = behaviour_cloning_loss(&self.actor, x, actions, None);
+            let grads = GradientsParams::from_grads(loss.backward(), &self.actor);
+            self.actor = self.actor_opt.step(self.config.actor_lr, self.actor.clone(), grads);
+        }
+    }
+
+    /// Observation and goal rows joined and normalised, as the networks take them.
+    fn inputs(&self, observations: &[f32], goals: &[f32], n: usize) -> Vec<f32> {
+        let (od, gd) = (self.obs_dim, self.goal_dim);
+        let mut x = Vec::with_capacity(n * (od + gd));
+        for i in 0..n {
+            x.extend_from_slice(&observations[i * od..(i + 1) * od]);
+            x.extend_from_slice(&goals[i * gd..(i + 1) * gd]);
+        }
+        self.normalizer.normalize(&mut x);
+        x
+    }
+
+    /// The input rows an episode shows the networks: each observation with
+    /// the real goal and with a reached (relabelled) one.
+    fn normalizer_rows(&self, episodes: &[Episode]) -> Vec<f32> {
+        let (od, gd) = (self.obs_dim, self.goal_dim);
+        let mut rows = Vec::new();
+        for ep in episodes {
+            for s in 0..ep.actions.len() / ACTION_DIM {
+                let obs = &ep.observations[s * od..(s + 1) * od];
+                rows.extend_from_slice(obs);
+                rows.extend_from_slice(&ep.desired_goals[s * gd..(s + 1) * gd]);
+                rows.extend_from_slice(obs);
+                rows.extend_from_slice(&ep.achieved_goals[(s + 1) * gd..(s + 2) * gd]);
+            }
+        }
+        rows
     }
 
     /// The current actor as an inference policy (plain device, no gradients).
@@ -283,18 +398,7 @@ impl SacHer {
 
     /// Stores finished episodes and updates the input statistics with them.
     pub fn store(&mut self, episodes: Vec<Episode>) {
-        let (od, gd, t) = (self.obs_dim, self.goal_dim, self.buffer.horizon);
-        let mut rows = Vec::with_capacity(episodes.len() * 2 * t * (od + gd));
-        for ep in &episodes {
-            for s in 0..t {
-                let obs = &ep.observations[s * od..(s + 1) * od];
-                // Inputs seen in training: real goals and reached (relabelled) goals.
-                rows.extend_from_slice(obs);
-                rows.extend_from_slice(&ep.desired_goals[s * gd..(s + 1) * gd]);
-                rows.extend_from_slice(obs);
-                rows.extend_from_slice(&ep.achieved_goals[(s + 1) * gd..(s + 2) * gd]);
-            }
-        }
+        let rows = self.normalizer_rows(&episodes);
         self.normalizer.update(&rows);
         for ep in episodes {
             self.buffer.push(ep);
@@ -306,21 +410,20 @@ impl SacHer {
         let c = &self.config;
         let mut rng = stream(self.seed, 1, self.updates);
         let future_p = 1.0 - 1.0 / (1.0 + c.her_k as f64);
-        let batch = self.buffer.sample(c.batch_size, future_p, &mut rng, reward);
         let n = c.batch_size;
-        let input = self.obs_dim + self.goal_dim;
-        let join = |obs: &[f32]| -> Vec<f32> {
-            let mut x = Vec::with_capacity(n * input);
-            for i in 0..n {
-                x.extend_from_slice(&obs[i * self.obs_dim..(i + 1) * self.obs_dim]);
-                x.extend_from_slice(&batch.goals[i * self.goal_dim..(i + 1) * self.goal_dim]);
-            }
-            self.normalizer.normalize(&mut x);
-            x
+        // With demonstrations, the last `n_demo` rows come from them.
+        let n_demo = match &self.demos {
+            Some(_) if c.demo_batch_fraction > 0.0 => ((n as f64 * c.demo_batch_fraction).round() as usize).clamp(1, n - 1),
+            _ => 0,
         };
+        let mut batch = self.buffer.sample(n - n_demo, future_p, &mut rng, reward);
+        if let Some(demos) = self.demos.as_ref().filter(|_| n_demo > 0) {
+            demos.sample_into(&mut batch, n_demo, future_p, &mut rng, reward);
+        }
+        let input = self.obs_dim + self.goal_dim;
         let dev = &self.device;
-        let x = tensor(join(&batch.observations), n, input, dev);
-        let x_next = tensor(join(&batch.next_observations), n, input, dev);
+        let x = tensor(self.inputs(&batch.observations, &batch.goals, n), n, input, dev);
+        let x_next = tensor(self.inputs(&batch.next_observations, &batch.goals, n), n, input, dev);
         let actions = tensor(batch.actions.clone(), n, ACTION_DIM, dev);
         let rewards = tensor(batch.rewards.clone(), n, 1, dev);
         let noise_next = tensor(standard_normal(&mut rng, n * ACTION_DIM), n, ACTION_DIM, dev);
@@ -334,15 +437,24 @@ impl SacHer {
         let soft_next = q1_next.min_pair(q2_next) - next_log_prob.detach().mul_scalar(alpha);
         let clip = 1.0 / (1.0 - c.gamma);
         let target = (rewards + soft_next.mul_scalar(c.gamma)).clamp(-clip, 0.0).detach();
-        let (q1, q2) = self.critic.forward(x.clone(), actions);
+        let (q1, q2) = self.critic.forward(x.clone(), actions.clone());
         let critic_loss = (q1 - target.clone()).square().mean() + (q2 - target).square().mean();
         let grads = GradientsParams::from_grads(critic_loss.backward(), &self.critic);
         self.critic = self.critic_opt.step(c.critic_lr, self.critic.clone(), grads);
 
         // Actor: maximise min Q(s, π(s)) − α log π(π(s)|s).
         let (pi_action, log_prob) = self.actor.sample(x.clone(), noise);
-        let (q1_pi, q2_pi) = self.critic.forward(x, pi_action);
-        let actor_loss = (log_prob.clone().mul_scalar(alpha) - q1_pi.min_pair(q2_pi)).mean();
+        let (q1_pi, q2_pi) = self.critic.forward(x.clone(), pi_action);
+        let mut actor_loss = (log_prob.clone().mul_scalar(alpha) - q1_pi.min_pair(q2_pi)).mean();
+        // Plus behaviour cloning on the demonstration rows, Q-filtered.
+        if n_demo > 0 {
+            let x_demo = x.narrow(0, n - n_demo, n_demo);
+            let demo_actions = actions.narrow(0, n - n_demo, n_demo);
+            let critic = c.q_filter.then_some(&self.critic);
+            let (bc, passed) = super::bc::filtered_behaviour_cloning_loss(&self.actor, critic, x_demo, demo_actions);
+            self.last_bc = [bc.clone().into_scalar::<f32>(), passed];
+            actor_loss = actor_loss + bc.mul_scalar(c.bc_weight);
+        }
         let grads = GradientsParams::from_grads(actor_loss.backward(), &self.actor);
         self.actor = self.actor_opt.step(c.actor_lr, self.actor.clone(), grads);
 
@@ -420,10 +532,12 @@ pub fn train(
     threads: usize,
     on_progress: &mut dyn FnMut(&Progress),
 ) -> Result<Trained> {
-    train_with_checkpoints(task, config, total_steps, seed, threads, None, on_progress)
+    train_with_checkpoints(task, config, total_steps, seed, threads, None, None, on_progress)
 }
 
-/// [`train`], saving checkpoints and resuming from them.
+/// [`train`], saving checkpoints and resuming from them, and learning from
+/// demonstrations when `demos` holds some.
+#[allow(clippy::too_many_arguments)]
 pub fn train_with_checkpoints(
     task: &TaskConfig,
     config: SacHerConfig,
@@ -431,6 +545,7 @@ pub fn train_with_checkpoints(
     seed: u64,
     threads: usize,
     checkpointing: Option<&Checkpointing>,
+    demos: Option<&DemoBuffer>,
     on_progress: &mut dyn FnMut(&Progress),
 ) -> Result<Trained> {
     config.validate("SAC+HER config")?;
@@ -447,8 +562,18 @@ pub fn train_with_checkpoints(
     let reward = |a: &[f32], g: &[f32]| reward_task.compute_reward(a, g);
     let e = config.envs;
 
+    if let Some(d) = demos {
+        if (d.obs_dim, d.goal_dim, d.action_dim) != (obs_dim, goal_dim, ACTION_DIM) {
+            return Err(crate::Error::Invalid(format!(
+                "the demonstrations have observation, goal and action sizes {:?}; the env has {:?}",
+                (d.obs_dim, d.goal_dim, d.action_dim),
+                (obs_dim, goal_dim, ACTION_DIM)
+            )));
+        }
+    }
+    let demos = demos.filter(|d| !d.is_empty());
     let resumed = match checkpointing.filter(|c| c.resume) {
-        Some(c) => super::checkpoint::load(&c.dir, task, &config, seed)?,
+        Some(c) => super::checkpoint::load(&c.dir, task, &config, seed, demos)?,
         None => None,
     };
     let (mut learner, mut run, mut obs) = match resumed {
@@ -457,7 +582,11 @@ pub fn train_with_checkpoints(
             (learner, run, obs)
         }
         None => {
-            let learner = SacHer::new(config.clone(), task, obs_dim, goal_dim, seed);
+            let mut learner = SacHer::new(config.clone(), task, obs_dim, goal_dim, seed);
+            if let Some(d) = demos {
+                learner.set_demonstrations(d.clone());
+                learner.pretrain_actor(config.bc_pretrain_updates);
+            }
             let every = checkpointing.map_or(u64::MAX, |c| c.every.max(1));
             let run = RunState {
                 seed,

@@ -351,4 +351,44 @@ mod tests {
         assert_eq!(replayed.last().unwrap(), &demos.episodes[1].final_observation, "the recorded actions replay exactly");
         std::fs::remove_dir_all(path.parent().unwrap()).ok();
     }
+
+    /// A scripted "person" at the keyboard: the keys that point at the goal,
+    /// fine (Shift) in the last 4 mm, as `teleop.rs` maps them.
+    fn keyboard_toward_goal(sim: &Sim) -> [f32; ACTION_DIM] {
+        use crate::viz::teleop::{TeleopKeys, teleop_action};
+        let tip = crate::viz::vec3_from(&sim.obs.achieved_goal);
+        let goal = crate::viz::vec3_from(&sim.obs.desired_goal);
+        let d = goal - tip;
+        let key = |v: f32| if v.abs() < 2e-4 { 0.0 } else { v.signum() };
+        let keys = TeleopKeys { forward: key(-d.z), right: key(d.x), up: key(d.y), fine: d.length() < 0.004, ..Default::default() };
+        teleop_action(keys, 0.0)
+    }
+
+    #[test]
+    fn a_policy_cloned_from_a_teleop_recording_reaches_the_goal() {
+        // The file the viewer writes must feed learning, not only oracle demonstrations.
+        let path = std::env::temp_dir().join(format!("gl-teleop-bc-{}/teleop.json", std::process::id()));
+        let options = ViewerOptions { mode: Mode::Teleop { record: Some(path.clone()) }, seed: 8, ..Default::default() };
+        let mut sim = Sim::new(&options).unwrap();
+        for k in 0..TELEOP_BC_EPISODES {
+            while !sim.done {
+                sim.teleop_action = keyboard_toward_goal(&sim);
+                sim.advance().unwrap();
+            }
+            sim.reset_episode(k + 1).unwrap();
+        }
+        let recorded = Demonstrations::load(&path).unwrap();
+        assert_eq!(recorded.source, "teleop (keyboard)");
+        let task = recorded.task_config.clone();
+        let (demos, report) = crate::policy::demos::load_for_training(std::slice::from_ref(&path), &task).unwrap();
+        assert!(demos.episodes().len() as u64 >= TELEOP_BC_EPISODES - 2, "{report}");
+        let config = crate::rl::bc::BcConfig::new().with_eval_interval(1_000_000).with_eval_episodes(2);
+        let cloned = crate::rl::bc::train(&task, config, &demos, 3000, 0, 1, &mut |_| {}).unwrap();
+        let ev = crate::rl::sac::evaluate(&cloned.policy(), &task, 20, 3, 1).unwrap();
+        assert!(ev.success_rate >= 0.6, "cloned from {report}: {:.0} % success, {:.1} mm", ev.success_rate * 100.0, ev.mean_final_error_mm);
+        std::fs::remove_dir_all(path.parent().unwrap()).ok();
+    }
+
+    /// Teleop episodes recorded for the behaviour-cloning test.
+    const TELEOP_BC_EPISODES: u64 = 60;
 }

@@ -95,7 +95,7 @@ fn run_training(run: Run, events: Sender<TrainEvent>) {
     let mut on_progress = |p: &Progress| {
         let _ = events.send(TrainEvent::Progress(Box::new(p.clone())));
     };
-    let trained = crate::rl::train(&run.task, &run.config, run.steps, run.seed, run.threads, None, &mut on_progress);
+    let trained = crate::rl::train(&run.task, &run.config, run.steps, run.seed, run.threads, None, None, &mut on_progress);
     let result = trained.map_err(|e| e.to_string()).and_then(|trained| {
         let ev = trained.curve.last().expect("training ends with an evaluation");
         let mut summary = format!(
