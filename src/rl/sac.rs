@@ -97,6 +97,18 @@ pub struct SacHerConfig {
     /// demonstration rows) before the first env step; 0 = none.
     #[config(default = 0)]
     pub bc_pretrain_updates: usize,
+    /// Updates at the start in which only the critics learn: the actor (say,
+    /// pre-trained by behaviour cloning) acts unchanged until the critics
+    /// can judge it, and the Q-filter has a meaningful Q; 0 = none.
+    #[config(default = 0)]
+    pub critic_warmup_updates: usize,
+    /// With demonstrations, compute the input statistics from them alone
+    /// and keep them fixed. Updating them with the agent's own episodes
+    /// shifts every input under an actor pre-trained on the demonstrations
+    /// (measured on needle-pick: 16 % → 0 % success in 5,000 env steps with
+    /// the actor itself held fixed).
+    #[config(default = true)]
+    pub freeze_normalizer_with_demos: bool,
     /// Floor of each input's standard deviation in the normaliser. Default:
     /// 1e-4 without demonstrations (SAC's own random exploration varies every
     /// component), 0.01 with them: a component the demonstrations hold
@@ -398,8 +410,10 @@ impl SacHer {
 
     /// Stores finished episodes and updates the input statistics with them.
     pub fn store(&mut self, episodes: Vec<Episode>) {
-        let rows = self.normalizer_rows(&episodes);
-        self.normalizer.update(&rows);
+        if !(self.demos.is_some() && self.config.freeze_normalizer_with_demos) {
+            let rows = self.normalizer_rows(&episodes);
+            self.normalizer.update(&rows);
+        }
         for ep in episodes {
             self.buffer.push(ep);
         }
@@ -455,15 +469,21 @@ impl SacHer {
             self.last_bc = [bc.clone().into_scalar::<f32>(), passed];
             actor_loss = actor_loss + bc.mul_scalar(c.bc_weight);
         }
-        let grads = GradientsParams::from_grads(actor_loss.backward(), &self.actor);
-        self.actor = self.actor_opt.step(c.actor_lr, self.actor.clone(), grads);
+        // (During the critics' warm-up the actor and α stay as they are.)
+        let actor_learns = self.updates >= c.critic_warmup_updates as u64;
+        if actor_learns {
+            let grads = GradientsParams::from_grads(actor_loss.clone().backward(), &self.actor);
+            self.actor = self.actor_opt.step(c.actor_lr, self.actor.clone(), grads);
+        }
 
         // Temperature: keep the policy's entropy near the target.
         let target_entropy = -(c.target_entropy_scale * ACTION_DIM as f64);
         let log_alpha = self.temperature.log_alpha.val();
         let alpha_loss = (log_alpha.unsqueeze::<2>() * log_prob.detach().add_scalar(target_entropy)).neg().mean();
-        let grads = GradientsParams::from_grads(alpha_loss.backward(), &self.temperature);
-        self.temperature = self.alpha_opt.step(c.alpha_lr, self.temperature.clone(), grads);
+        if actor_learns {
+            let grads = GradientsParams::from_grads(alpha_loss.clone().backward(), &self.temperature);
+            self.temperature = self.alpha_opt.step(c.alpha_lr, self.temperature.clone(), grads);
+        }
 
         // Targets trail the online critics.
         let online = parameters(&self.critic);

@@ -3,7 +3,7 @@
 //! Each task supplies its scene and its object's grasp geometry through
 //! [`PickScene`]; [`PickPlace`] turns that into a [`Task`].
 //!
-//! Observation (34, world frame, SI units):
+//! Observation (40, world frame, SI units):
 //! - 0..14: the instrument, as NeedleReach's: tip position (3), tip velocity
 //!   (3), commanded wrist yaw (1), the six arm joints and the jaw angle (7);
 //! - 14..17: the object's position (its body origin);
@@ -12,8 +12,17 @@
 //! - 23..26: the object's grasp point minus the jaws' grasp point;
 //! - 26..29: the object's grasp point (where the jaws close on it);
 //! - 29..32: its velocity;
-//! - 32: 1 while both blades hold it, else 0;
-//! - 33: the weaker blade's force on it (N).
+//! - 32: 1 while it is held (both blades squeeze it, or the assisted
+//!   mode's weld holds it), else 0;
+//! - 33: the weaker blade's force on it (N);
+//! - 34..37: the commanded tip position minus the tip's: the position
+//!   controller's lead. Actions move the command, so without it the state
+//!   is hidden (pressing down on the pad, the command runs ahead of the
+//!   tip), and a policy cannot tell what its next action will do;
+//! - 37: the jaw's angular velocity (rad/s): whether it is still closing;
+//! - 38..40: sin 2Δ and cos 2Δ, Δ the wrist turn that puts the jaw plane
+//!   across the grip (the oracle's yaw error). The jaws are symmetric under
+//!   a half turn, so 2Δ: continuous where the heading itself jumps by π.
 //!
 //! Achieved goal: the object's goal point (needle midpoint, gauze centre,
 //! block centre). Desired goal: where it must go.
@@ -29,7 +38,7 @@ use crate::sim::convert::from_pose;
 use crate::sim::scene::{add_fixed_box, add_soft_pad};
 
 /// Length of every grasp task's observation.
-pub const OBSERVATION_DIM: usize = 34;
+pub const OBSERVATION_DIM: usize = 40;
 
 /// Height above the grasp the oracle approaches from (m).
 const APPROACH_CLEARANCE_M: f64 = 0.012;
@@ -171,7 +180,9 @@ impl<S: PickScene> Task for PickPlace<S> {
         let position = object.pose.translation.vector;
         let rotation = object.pose.rotation.to_rotation_matrix();
         let m = rotation.matrix();
-        let grip = self.scene.grip(&object.pose).point;
+        let grip = self.scene.grip(&object.pose);
+        let turn = 2.0 * wrap_half_turn(grip.heading + std::f64::consts::FRAC_PI_2 - state.yaw);
+        let grip = grip.point;
         let mut o = Vec::with_capacity(OBSERVATION_DIM);
         o.extend(state.tip.iter().map(|&v| v as f32));
         o.extend(state.tip_velocity.iter().map(|&v| v as f32));
@@ -182,8 +193,12 @@ impl<S: PickScene> Task for PickPlace<S> {
         o.extend((grip - self.jaw_grasp_point(&state.tip)).iter().map(|&v| v as f32));
         o.extend(grip.iter().map(|&v| v as f32));
         o.extend(object.velocity.iter().map(|&v| v as f32));
-        o.push(object.hold.grasped as i32 as f32);
+        o.push((object.hold.grasped || object.hold.welded) as i32 as f32);
         o.push(object.hold.grip_force_n() as f32);
+        o.extend((state.tip_command - state.tip).iter().map(|&v| v as f32));
+        o.push(state.joint_velocities[6] as f32);
+        o.push(turn.sin() as f32);
+        o.push(turn.cos() as f32);
         Observation {
             observation: o,
             achieved_goal: self.scene.goal_point(&object.pose).iter().map(|&v| v as f32).collect(),
