@@ -105,3 +105,20 @@ fn algorithms_refuse_missing_or_unusable_demonstrations() {
     let e = sac::train_with_checkpoints(&pick, small_sac(), 10, 0, 1, None, Some(&demos), &mut |_| {}).err().unwrap().to_string();
     assert!(e.contains("demonstrations have observation"), "{e}");
 }
+
+#[test]
+fn during_the_critic_warm_up_the_pretrained_actor_and_its_inputs_stay_fixed() {
+    let (task, demos) = needle_reach_demos(3, 5);
+    let config = small_sac().with_critic_warmup_updates(1_000);
+    // The actor as BC pre-training leaves it, built the way training builds it.
+    let mut pretrained = sac::SacHer::new(config.clone(), &task, demos.obs_dim, demos.goal_dim, 3);
+    pretrained.set_demonstrations(demos.clone());
+    pretrained.pretrain_actor(config.bc_pretrain_updates);
+    let trained = sac::train_with_checkpoints(&task, config.clone(), 400, 3, 1, None, Some(&demos), &mut |_| {}).unwrap();
+    assert!(trained.learner.updates > 0 && trained.learner.last_losses[0] != 0.0, "the critics learned");
+    assert_eq!(trained.learner.actor_parameters(), pretrained.actor_parameters(), "the actor is held during the warm-up");
+    assert_eq!(trained.learner.normalizer, pretrained.normalizer, "the demonstrations' input statistics stay fixed");
+    // Without the warm-up the actor moves.
+    let moving = sac::train_with_checkpoints(&task, small_sac(), 400, 3, 1, None, Some(&demos), &mut |_| {}).unwrap();
+    assert_ne!(moving.learner.actor_parameters(), pretrained.actor_parameters());
+}

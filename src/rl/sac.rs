@@ -446,7 +446,8 @@ impl SacHer {
 
         // Critics: regress on r + γ (min Q_target(s', a') − α log π(a'|s')),
         // clipped to the range of discounted returns of rewards in [−1, 0].
-        let (next_action, next_log_prob) = self.actor.sample(x_next.clone(), noise_next);
+        // (Through an untracked copy of the actor: nothing here is differentiated.)
+        let (next_action, next_log_prob) = self.actor.clone().no_grad().sample(x_next.clone(), noise_next);
         let (q1_next, q2_next) = self.critic_target.forward(x_next, next_action.detach());
         let soft_next = q1_next.min_pair(q2_next) - next_log_prob.detach().mul_scalar(alpha);
         let clip = 1.0 / (1.0 - c.gamma);
@@ -456,33 +457,34 @@ impl SacHer {
         let grads = GradientsParams::from_grads(critic_loss.backward(), &self.critic);
         self.critic = self.critic_opt.step(c.critic_lr, self.critic.clone(), grads);
 
-        // Actor: maximise min Q(s, π(s)) − α log π(π(s)|s).
-        let (pi_action, log_prob) = self.actor.sample(x.clone(), noise);
-        let (q1_pi, q2_pi) = self.critic.forward(x.clone(), pi_action);
-        let mut actor_loss = (log_prob.clone().mul_scalar(alpha) - q1_pi.min_pair(q2_pi)).mean();
-        // Plus behaviour cloning on the demonstration rows, Q-filtered.
-        if n_demo > 0 {
-            let x_demo = x.narrow(0, n - n_demo, n_demo);
-            let demo_actions = actions.narrow(0, n - n_demo, n_demo);
-            let critic = c.q_filter.then_some(&self.critic);
-            let (bc, passed) = super::bc::filtered_behaviour_cloning_loss(&self.actor, critic, x_demo, demo_actions);
-            self.last_bc = [bc.clone().into_scalar::<f32>(), passed];
-            actor_loss = actor_loss + bc.mul_scalar(c.bc_weight);
-        }
-        // (During the critics' warm-up the actor and α stay as they are.)
-        let actor_learns = self.updates >= c.critic_warmup_updates as u64;
-        if actor_learns {
+        // Actor: maximise min Q(s, π(s)) − α log π(π(s)|s); then α. During
+        // the critics' warm-up neither is built (an autodiff graph never
+        // differentiated is only cleaned up by a scan that grows with it).
+        let (mut actor_loss_value, mut alpha_loss_value) = (0.0, 0.0);
+        if self.updates >= c.critic_warmup_updates as u64 {
+            let (pi_action, log_prob) = self.actor.sample(x.clone(), noise);
+            let (q1_pi, q2_pi) = self.critic.forward(x.clone(), pi_action);
+            let mut actor_loss = (log_prob.clone().mul_scalar(alpha) - q1_pi.min_pair(q2_pi)).mean();
+            // Plus behaviour cloning on the demonstration rows, Q-filtered.
+            if n_demo > 0 {
+                let x_demo = x.narrow(0, n - n_demo, n_demo);
+                let demo_actions = actions.narrow(0, n - n_demo, n_demo);
+                let critic = c.q_filter.then_some(&self.critic);
+                let (bc, passed) = super::bc::filtered_behaviour_cloning_loss(&self.actor, critic, x_demo, demo_actions);
+                self.last_bc = [bc.clone().into_scalar::<f32>(), passed];
+                actor_loss = actor_loss + bc.mul_scalar(c.bc_weight);
+            }
             let grads = GradientsParams::from_grads(actor_loss.clone().backward(), &self.actor);
             self.actor = self.actor_opt.step(c.actor_lr, self.actor.clone(), grads);
-        }
+            actor_loss_value = actor_loss.into_scalar::<f32>();
 
-        // Temperature: keep the policy's entropy near the target.
-        let target_entropy = -(c.target_entropy_scale * ACTION_DIM as f64);
-        let log_alpha = self.temperature.log_alpha.val();
-        let alpha_loss = (log_alpha.unsqueeze::<2>() * log_prob.detach().add_scalar(target_entropy)).neg().mean();
-        if actor_learns {
+            // Temperature: keep the policy's entropy near the target.
+            let target_entropy = -(c.target_entropy_scale * ACTION_DIM as f64);
+            let log_alpha = self.temperature.log_alpha.val();
+            let alpha_loss = (log_alpha.unsqueeze::<2>() * log_prob.detach().add_scalar(target_entropy)).neg().mean();
             let grads = GradientsParams::from_grads(alpha_loss.clone().backward(), &self.temperature);
             self.temperature = self.alpha_opt.step(c.alpha_lr, self.temperature.clone(), grads);
+            alpha_loss_value = alpha_loss.into_scalar::<f32>();
         }
 
         // Targets trail the online critics.
@@ -493,11 +495,7 @@ impl SacHer {
         }
         self.critic_target = with_parameters(self.critic_target.clone(), &target);
         self.updates += 1;
-        self.last_losses = [
-            critic_loss.into_scalar::<f32>(),
-            actor_loss.into_scalar::<f32>(),
-            alpha_loss.into_scalar::<f32>(),
-        ];
+        self.last_losses = [critic_loss.into_scalar::<f32>(), actor_loss_value, alpha_loss_value];
     }
 }
 
