@@ -138,6 +138,7 @@ pub(super) fn train(args: &TrainArgs) -> Result<()> {
     );
     let mut last_train = String::new();
     let mut last_eval = String::new();
+    let mut last_learner = String::new();
     let mut on_progress = |p: &sac::Progress| {
         // BC takes no env steps: its bar counts gradient updates.
         bar.set_position(p.evaluation.as_ref().and_then(|e| e.updates).unwrap_or(p.env_steps));
@@ -147,11 +148,19 @@ pub(super) fn train(args: &TrainArgs) -> Result<()> {
                 if args.quiet {
                     match e.updates.filter(|_| p.env_steps == 0) {
                         Some(u) => eprintln!("{u:>8} updates {:>7.1} s  {last_eval}", p.wall_s),
-                        None => eprintln!("{:>8} steps {:>7.1} s  {last_eval}", p.env_steps, p.wall_s),
+                        None => eprintln!("{:>8} steps {:>7.1} s  {last_eval}{last_learner}", p.env_steps, p.wall_s),
                     }
                 }
             }
-            None => last_train = format!("train success {:.0} % err {:.1} mm", p.train_success_rate * 100.0, p.train_final_error_mm),
+            None => {
+                last_train = format!("train success {:.0} % err {:.1} mm", p.train_success_rate * 100.0, p.train_final_error_mm);
+                if let Some(l) = &p.learner {
+                    last_learner = format!(" | critic loss {:.3}, alpha {:.4}", l.critic_loss, l.alpha);
+                    if !args.demos.is_empty() {
+                        last_learner += &format!(", bc loss {:.4}, Q-filter pass {:.0} %", l.bc_loss, l.q_filter_pass * 100.0);
+                    }
+                }
+            }
         }
         bar.set_message(format!("{last_train} | {last_eval}"));
     };

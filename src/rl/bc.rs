@@ -161,7 +161,7 @@ pub fn train(task: &TaskConfig, config: BcConfig, demos: &DemoBuffer, updates: u
         ev.updates = Some(done);
         curve.push(ev.clone());
         let (train_success_rate, train_final_error_mm) = (f64::NAN, f64::NAN);
-        on_progress(&Progress { env_steps: 0, total_steps: 0, wall_s: ev.wall_s, train_success_rate, train_final_error_mm, evaluation: Some(ev), policy: Some(policy) });
+        on_progress(&Progress { env_steps: 0, total_steps: 0, wall_s: ev.wall_s, train_success_rate, train_final_error_mm, evaluation: Some(ev), policy: Some(policy), learner: None });
         Ok(())
     };
     for update in 0..updates {

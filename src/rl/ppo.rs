@@ -383,6 +383,7 @@ pub fn train_with_checkpoints(
                 train_final_error_mm: window_error / window_count as f64,
                 evaluation: None,
                 policy: None,
+                learner: None,
             });
             (window_success, window_error, window_count) = (0, 0.0, 0);
         }
