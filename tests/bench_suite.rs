@@ -17,6 +17,8 @@ fn suite_reports_every_task_and_seed_and_writes_its_files() {
         (t.env_steps, t.eval_interval) = match t.algo {
             gesture_lab::rl::Algo::Ppo => (1_280, 640),
             gesture_lab::rl::Algo::SacHer => (300, 100),
+            // (BC counts gradient updates.)
+            gesture_lab::rl::Algo::Bc => (300, 100),
         };
     }
     let out = std::env::temp_dir().join(format!("gesture-lab-bench-suite-{}", std::process::id()));

@@ -171,12 +171,7 @@ pub fn train(task: &TaskConfig, config: BcConfig, demos: &DemoBuffer, updates: u
         let mut rng = stream(seed, 1, update);
         let mut batch = Batch::with_capacity(n, obs_dim, goal_dim, ACTION_DIM);
         demos.sample_into(&mut batch, n, config.relabel_fraction, &mut rng, &|_, _| 0.0);
-        let mut x = Vec::with_capacity(n * input);
-        for i in 0..n {
-            x.extend_from_slice(&batch.observations[i * obs_dim..(i + 1) * obs_dim]);
-            x.extend_from_slice(&batch.goals[i * goal_dim..(i + 1) * goal_dim]);
-        }
-        normalizer.normalize(&mut x);
+        let x = super::network_inputs(&batch.observations, &batch.goals, n, &normalizer);
         let loss = behaviour_cloning_loss(&actor, tensor(x, n, input, &device), tensor(batch.actions, n, ACTION_DIM, &device), None);
         let grads = GradientsParams::from_grads(loss.backward(), &actor);
         actor = optimizer.step(config.lr, actor.clone(), grads);

@@ -66,6 +66,19 @@ pub fn config_from_toml<C: serde::Serialize + serde::de::DeserializeOwned>(defau
     serde_json::from_value(value).map_err(|e| bad(e.to_string()))
 }
 
+/// `n` observation rows and `n` goal rows joined row by row and normalised,
+/// as the networks take them.
+pub fn network_inputs(observations: &[f32], goals: &[f32], n: usize, normalizer: &RunningNormalizer) -> Vec<f32> {
+    let (od, gd) = (observations.len() / n.max(1), goals.len() / n.max(1));
+    let mut x = Vec::with_capacity(n * (od + gd));
+    for i in 0..n {
+        x.extend_from_slice(&observations[i * od..(i + 1) * od]);
+        x.extend_from_slice(&goals[i * gd..(i + 1) * gd]);
+    }
+    normalizer.normalize(&mut x);
+    x
+}
+
 /// A trained goal-conditioned actor ready to act: inference weights plus the
 /// input normaliser. One forward serves a whole batch of envs.
 #[derive(Clone, Debug)]

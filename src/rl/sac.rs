@@ -126,9 +126,7 @@ impl SacHerConfig {
     pub fn input_std_floor(&self, with_demonstrations: bool) -> f64 {
         self.min_input_std.unwrap_or(if with_demonstrations { 0.01 } else { 1e-4 })
     }
-}
 
-impl SacHerConfig {
     /// The defaults, overridden by any field of a TOML table.
     pub fn from_toml(text: &str, origin: &str) -> Result<Self> {
         let config = super::config_from_toml(Self::new(), text, origin)?;
@@ -362,14 +360,7 @@ impl SacHer {
 
     /// Observation and goal rows joined and normalised, as the networks take them.
     fn inputs(&self, observations: &[f32], goals: &[f32], n: usize) -> Vec<f32> {
-        let (od, gd) = (self.obs_dim, self.goal_dim);
-        let mut x = Vec::with_capacity(n * (od + gd));
-        for i in 0..n {
-            x.extend_from_slice(&observations[i * od..(i + 1) * od]);
-            x.extend_from_slice(&goals[i * gd..(i + 1) * gd]);
-        }
-        self.normalizer.normalize(&mut x);
-        x
+        super::network_inputs(observations, goals, n, &self.normalizer)
     }
 
     /// The input rows an episode shows the networks: each observation with
