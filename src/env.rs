@@ -520,6 +520,12 @@ impl VecEnv {
         self.pool.current_num_threads()
     }
 
+    /// Runs `work` on this VecEnv's thread pool: parallel work inside it
+    /// (`rayon::join`) shares the envs' threads instead of starting others.
+    pub fn install<R: Send>(&self, work: impl FnOnce() -> R + Send) -> R {
+        self.pool.install(work)
+    }
+
     /// Resets every env to the first episode of its seed sequence.
     pub fn reset(&mut self) -> Result<Vec<Observation>> {
         let zeros = vec![0; self.envs.len()];
@@ -550,6 +556,13 @@ impl VecEnv {
 
     /// Steps every env with its slice of `actions` (num_envs × ACTION_DIM, row-major).
     pub fn step(&mut self, actions: &[f32]) -> Result<VecStep> {
+        Ok(self.step_alongside(actions, || ())?.0)
+    }
+
+    /// [`step`](Self::step), while `work` runs beside the envs on this
+    /// VecEnv's threads (a learner's updates, say): neither waits for the
+    /// other's slowest part. `work` does not run if an action is refused.
+    pub fn step_alongside<R: Send>(&mut self, actions: &[f32], work: impl FnOnce() -> R + Send) -> Result<(VecStep, R)> {
         let n = self.envs.len();
         if actions.len() != n * ACTION_DIM {
             return Err(Error::InvalidAction(format!(
@@ -565,7 +578,7 @@ impl VecEnv {
         let seed = self.seed;
         let envs = &mut self.envs;
         let episodes = &mut self.episodes;
-        let results: Vec<Result<(Step, Option<Observation>)>> = self.pool.install(|| {
+        let step_envs = || -> Vec<Result<(Step, Option<Observation>)>> {
             envs.par_iter_mut()
                 .zip(episodes.par_iter_mut())
                 .zip(actions.par_chunks(ACTION_DIM))
@@ -581,7 +594,8 @@ impl VecEnv {
                     Ok((step, final_obs))
                 })
                 .collect()
-        });
+        };
+        let (results, work_result) = self.pool.install(|| rayon::join(step_envs, work));
         let mut out = VecStep {
             observations: Vec::with_capacity(n),
             rewards: Vec::with_capacity(n),
@@ -599,7 +613,7 @@ impl VecEnv {
             out.infos.push(step.info);
             out.final_observations.push(final_obs);
         }
-        Ok(out)
+        Ok((out, work_result))
     }
 }
 

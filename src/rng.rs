@@ -31,11 +31,17 @@ pub fn stream(seed: u64, purpose: u64, counter: u64) -> Rng {
 
 /// `n` standard-normal numbers (Box–Muller), from our own generator.
 pub fn standard_normal(rng: &mut Rng, n: usize) -> Vec<f32> {
-    (0..n)
-        .map(|_| {
-            let u1: f64 = rng.random_range(f64::EPSILON..1.0);
-            let u2: f64 = rng.random_range(0.0..1.0);
-            ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
-        })
-        .collect()
+    box_muller(&normal_uniforms(rng, n))
+}
+
+/// The uniform draws behind `n` standard-normal numbers, in the order
+/// [`standard_normal`] takes them: drawing is sequential, the transform
+/// ([`box_muller`]) can then run on any thread with the same result.
+pub fn normal_uniforms(rng: &mut Rng, n: usize) -> Vec<[f64; 2]> {
+    (0..n).map(|_| [rng.random_range(f64::EPSILON..1.0), rng.random_range(0.0..1.0)]).collect()
+}
+
+/// Standard-normal numbers from pairs of uniform draws.
+pub fn box_muller(uniforms: &[[f64; 2]]) -> Vec<f32> {
+    uniforms.iter().map(|[u1, u2]| ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32).collect()
 }

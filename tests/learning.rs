@@ -20,6 +20,21 @@ fn training_with_the_same_seed_gives_identical_weights() {
     assert_ne!(a, run(2));
 }
 
+/// Using both cores (the actor's and the critics' steps side by side, the
+/// updates overlapped with the next env step) changes no number: one thread
+/// or two give the same weights. The one-core schedule of earlier versions
+/// (`parallel_update` and `overlap_env_steps` off) is a different algorithm.
+#[test]
+fn training_gives_the_same_weights_on_one_thread_or_two() {
+    let task = TaskConfig::builtin("needle-reach").unwrap();
+    let run = |config: SacHerConfig, threads| sac::train(&task, config, 400, 3, threads, &mut |_| {}).unwrap().learner.actor_parameters();
+    let two = run(quick(), 2);
+    assert_eq!(run(quick(), 1), two);
+    let sequential = || quick().with_parallel_update(false).with_overlap_env_steps(false);
+    assert_eq!(run(sequential(), 1), run(sequential(), 2));
+    assert_ne!(run(sequential(), 2), two);
+}
+
 /// A short run's outcome varies with the seed (on needle-reach, 5,000 steps:
 /// seeds 0-3 reach 32.5, 100, 100 and 90 % success), so two seeds are judged
 /// together: every run at least halves the error, and they succeed on half

@@ -51,6 +51,11 @@ pub struct BenchTrainArgs {
     pub seed: u64,
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
+    /// SAC+HER: first train with the one-core update schedule of earlier
+    /// versions (`parallel_update` and `overlap_env_steps` off), then as
+    /// configured, and report both speeds and their ratio.
+    #[arg(long)]
+    pub compare_sequential: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -130,6 +135,20 @@ pub struct BenchTrainReport {
     pub wall_s_to_90: Option<f64>,
     pub final_success_rate: f64,
     pub final_error_mm: f64,
+    /// With `--compare-sequential`: the same training on the one-core update
+    /// schedule, run just before in the same process.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sequential: Option<SequentialRun>,
+}
+
+/// The one-core schedule's run beside the configured one.
+#[derive(Serialize, Debug)]
+pub struct SequentialRun {
+    pub wall_s: f64,
+    pub env_steps_per_s: f64,
+    pub final_success_rate: f64,
+    /// Configured SPS over this run's.
+    pub speedup: f64,
 }
 
 fn median_us(mut samples: Vec<f64>) -> f64 {
@@ -142,8 +161,15 @@ pub(super) fn bench_train(args: &BenchTrainArgs) -> Result<()> {
     let time = |f: &mut dyn FnMut()| -> f64 {
         median_us((0..300).map(|_| { let t = Instant::now(); f(); t.elapsed().as_secs_f64() * 1e6 }).collect())
     };
+    let mut sequential = None;
     let (algo, curve, env_steps, wall_s, updates, update, policy) = match args.algo {
         Algo::SacHer => {
+            if args.compare_sequential {
+                let config = SacHerConfig::new().with_parallel_update(false).with_overlap_env_steps(false);
+                let trained = sac::train(&task, config, args.steps, args.seed, args.threads, &mut |_| {})?;
+                let final_success_rate = trained.curve.last().map_or(0.0, |e| e.success_rate);
+                sequential = Some((trained.wall_s, trained.env_steps as f64 / trained.wall_s, final_success_rate));
+            }
             let mut trained = sac::train(&task, SacHerConfig::new(), args.steps, args.seed, args.threads, &mut |_| {})?;
             // Updates on the trained learner's replay buffer.
             let reward_task = task.build_task();
@@ -154,6 +180,9 @@ pub(super) fn bench_train(args: &BenchTrainArgs) -> Result<()> {
         }
         Algo::Bc => bail!("bench train measures algorithms that step envs; bc takes no env steps (time it with `train --algo bc`)"),
         Algo::Ppo => {
+            if args.compare_sequential {
+                bail!("--compare-sequential compares SAC+HER's update schedules; PPO has one");
+            }
             task.episode.reward = crate::task::RewardMode::Dense;
             // Evaluate often enough to see when 90 % is reached.
             let config = PpoConfig::new().with_eval_interval(12_800);
@@ -186,6 +215,12 @@ pub(super) fn bench_train(args: &BenchTrainArgs) -> Result<()> {
         wall_s_to_90: to_90.map(|e| e.wall_s),
         final_success_rate: last.success_rate,
         final_error_mm: last.mean_final_error_mm,
+        sequential: sequential.map(|(sequential_wall_s, sequential_sps, final_success_rate)| SequentialRun {
+            wall_s: sequential_wall_s,
+            env_steps_per_s: sequential_sps,
+            final_success_rate,
+            speedup: env_steps as f64 / wall_s / sequential_sps,
+        }),
     };
     if args.json {
         return print_json(&report);
@@ -200,5 +235,9 @@ pub(super) fn bench_train(args: &BenchTrainArgs) -> Result<()> {
         _ => println!("  90 % success not reached"),
     }
     println!("  final success                {:>10.1} % (error {:.2} mm)", report.final_success_rate * 100.0, report.final_error_mm);
+    if let Some(s) = &report.sequential {
+        println!("  one-core update schedule     {:>10.1} s ({:.0} env steps/s, final success {:.1} %)", s.wall_s, s.env_steps_per_s, s.final_success_rate * 100.0);
+        println!("  speed-up over it             {:>10.2}x", s.speedup);
+    }
     Ok(())
 }

@@ -119,6 +119,19 @@ pub struct SacHerConfig {
     /// actor's first small deviation from them would throw its inputs to the clip.
     #[config(default = "None")]
     pub min_input_std: Option<f64>,
+    /// Take the actor's (and α's) gradient step on a second thread while
+    /// the critics take theirs. The actor is then judged by the critics as
+    /// they were before this update's critic step, not after it (a lag of
+    /// one update; TD3 lags its actor two). Either way the same seed and
+    /// config give the same weights, whatever the thread timing.
+    #[config(default = true)]
+    pub parallel_update: bool,
+    /// Run the updates due after one env step while the envs take the
+    /// next one, on the same threads. The actor that acts then lags the
+    /// learner by one env step's updates (before evaluations and at the end
+    /// none are left waiting). Same seed, same weights, whatever the timing.
+    #[config(default = true)]
+    pub overlap_env_steps: bool,
 }
 
 impl SacHerConfig {
@@ -435,67 +448,163 @@ impl SacHer {
             demos.sample_into(&mut batch, n_demo, future_p, &mut rng, reward);
         }
         let input = self.obs_dim + self.goal_dim;
-        let dev = &self.device;
-        let x = tensor(self.inputs(&batch.observations, &batch.goals, n), n, input, dev);
-        let x_next = tensor(self.inputs(&batch.next_observations, &batch.goals, n), n, input, dev);
-        let actions = tensor(batch.actions.clone(), n, ACTION_DIM, dev);
-        let rewards = tensor(batch.rewards.clone(), n, 1, dev);
-        let noise_next = tensor(standard_normal(&mut rng, n * ACTION_DIM), n, ACTION_DIM, dev);
-        let noise = tensor(standard_normal(&mut rng, n * ACTION_DIM), n, ACTION_DIM, dev);
+        let x = self.inputs(&batch.observations, &batch.goals, n);
+        // Drawn here in order; turned into normal numbers inside each step.
+        let noise_next = crate::rng::normal_uniforms(&mut rng, n * ACTION_DIM);
+        let noise = crate::rng::normal_uniforms(&mut rng, n * ACTION_DIM);
         let alpha = self.temperature.alpha() as f64;
-
-        // Critics: regress on r + γ (min Q_target(s', a') − α log π(a'|s')),
-        // clipped to the range of discounted returns of rewards in [−1, 0].
-        // (Through an untracked copy of the actor: nothing here is differentiated.)
-        let (next_action, next_log_prob) = self.actor.clone().no_grad().sample(x_next.clone(), noise_next);
-        let (q1_next, q2_next) = self.critic_target.forward(x_next, next_action.detach());
-        let soft_next = q1_next.min_pair(q2_next) - next_log_prob.detach().mul_scalar(alpha);
-        let clip = 1.0 / (1.0 - c.gamma);
-        let target = (rewards + soft_next.mul_scalar(c.gamma)).clamp(-clip, 0.0).detach();
-        let (q1, q2) = self.critic.forward(x.clone(), actions.clone());
-        let critic_loss = (q1 - target.clone()).square().mean() + (q2 - target).square().mean();
-        let grads = GradientsParams::from_grads(critic_loss.backward(), &self.critic);
-        self.critic = self.critic_opt.step(c.critic_lr, self.critic.clone(), grads);
-
-        // Actor: maximise min Q(s, π(s)) − α log π(π(s)|s); then α. During
-        // the critics' warm-up neither is built (an autodiff graph never
-        // differentiated is only cleaned up by a scan that grows with it).
-        let (mut actor_loss_value, mut alpha_loss_value) = (0.0, 0.0);
-        if self.updates >= c.critic_warmup_updates as u64 {
-            let (pi_action, log_prob) = self.actor.sample(x.clone(), noise);
-            let (q1_pi, q2_pi) = self.critic.forward(x.clone(), pi_action);
-            let mut actor_loss = (log_prob.clone().mul_scalar(alpha) - q1_pi.min_pair(q2_pi)).mean();
-            // Plus behaviour cloning on the demonstration rows, Q-filtered.
-            if n_demo > 0 {
-                let x_demo = x.narrow(0, n - n_demo, n_demo);
-                let demo_actions = actions.narrow(0, n - n_demo, n_demo);
-                let critic = c.q_filter.then_some(&self.critic);
-                let (bc, passed) = super::bc::filtered_behaviour_cloning_loss(&self.actor, critic, x_demo, demo_actions);
-                self.last_bc = [bc.clone().into_scalar::<f32>(), passed];
-                actor_loss = actor_loss + bc.mul_scalar(c.bc_weight);
-            }
-            let grads = GradientsParams::from_grads(actor_loss.clone().backward(), &self.actor);
-            self.actor = self.actor_opt.step(c.actor_lr, self.actor.clone(), grads);
-            actor_loss_value = actor_loss.into_scalar::<f32>();
-
-            // Temperature: keep the policy's entropy near the target.
-            let target_entropy = -(c.target_entropy_scale * ACTION_DIM as f64);
-            let log_alpha = self.temperature.log_alpha.val();
-            let alpha_loss = (log_alpha.unsqueeze::<2>() * log_prob.detach().add_scalar(target_entropy)).neg().mean();
-            let grads = GradientsParams::from_grads(alpha_loss.clone().backward(), &self.temperature);
-            self.temperature = self.alpha_opt.step(c.alpha_lr, self.temperature.clone(), grads);
-            alpha_loss_value = alpha_loss.into_scalar::<f32>();
+        let actor_learns = self.updates >= c.critic_warmup_updates as u64;
+        let dev = &self.device;
+        // Each step builds tensors of its own, so that the two steps'
+        // autodiff graphs share no node when they run side by side.
+        let actor_x = x.clone();
+        let demo_actions = batch.actions[(n - n_demo) * ACTION_DIM..].to_vec();
+        let actor_batch = move || ActorBatch {
+            x: tensor(actor_x, n, input, dev),
+            noise: tensor(crate::rng::box_muller(&noise), n, ACTION_DIM, dev),
+            demo_actions: (n_demo > 0).then(|| tensor(demo_actions, n_demo, ACTION_DIM, dev)),
+        };
+        let critic_step = CriticStep {
+            config: c,
+            alpha,
+            // The targets use the actor as it is before this update, untracked.
+            target_actor: self.actor.clone().no_grad(),
+        };
+        let parallel = c.parallel_update && actor_learns;
+        let judge_before_update = parallel.then(|| self.critic.clone().no_grad());
+        let normalizer = &self.normalizer;
+        let critic_job = || {
+            let batch = CriticBatch {
+                x: tensor(x, n, input, dev),
+                x_next: tensor(super::network_inputs(&batch.next_observations, &batch.goals, n, normalizer), n, input, dev),
+                actions: tensor(batch.actions.clone(), n, ACTION_DIM, dev),
+                rewards: tensor(batch.rewards.clone(), n, 1, dev),
+                noise_next: tensor(crate::rng::box_muller(&noise_next), n, ACTION_DIM, dev),
+            };
+            critic_step.run(&mut self.critic, &mut self.critic_opt, &mut self.critic_target, batch)
+        };
+        // The critics that judge the actor are an untracked copy: the
+        // actor's loss moves the actor only.
+        let actor_job = |judge: TwinCritic| {
+            let step = ActorStep { config: c, alpha, judge };
+            step.run(&mut self.actor, &mut self.actor_opt, &mut self.temperature, &mut self.alpha_opt, actor_batch())
+        };
+        let (critic_loss, actor_result) = if let Some(judge) = judge_before_update {
+            // Side by side on the current rayon pool (the training loop runs
+            // its updates inside the envs' pool, whose threads are awake).
+            let (critic_loss, actor_result) = rayon::join(critic_job, move || actor_job(judge));
+            (critic_loss, Some(actor_result))
+        } else {
+            let critic_loss = critic_job();
+            // During the critics' warm-up the actor's graph is not even built
+            // (an autodiff graph never differentiated is only cleaned up by a
+            // scan that grows with it).
+            (critic_loss, actor_learns.then(|| actor_job(self.critic.clone().no_grad())))
+        };
+        let ActorResult { actor_loss, alpha_loss, bc } = actor_result.unwrap_or_default();
+        if let Some(bc) = bc {
+            self.last_bc = bc;
         }
+        self.updates += 1;
+        self.last_losses = [critic_loss, actor_loss, alpha_loss];
+    }
+}
+
+/// The critics' inputs for one update.
+struct CriticBatch {
+    x: Tensor<2>,
+    x_next: Tensor<2>,
+    actions: Tensor<2>,
+    rewards: Tensor<2>,
+    noise_next: Tensor<2>,
+}
+
+/// The critics' gradient step: regress on r + γ (min Q_target(s', a') −
+/// α log π(a'|s')), clipped to the range of discounted returns of rewards
+/// in [−1, 0].
+struct CriticStep<'a> {
+    config: &'a SacHerConfig,
+    alpha: f64,
+    /// An untracked copy of the actor: nothing in the target is differentiated.
+    target_actor: Actor,
+}
+
+impl CriticStep<'_> {
+    /// Steps `critic`, then moves `critic_target` towards it; returns the critics' loss.
+    fn run(&self, critic: &mut TwinCritic, optimizer: &mut ModuleOptimizer, critic_target: &mut TwinCritic, b: CriticBatch) -> f32 {
+        let gamma = self.config.gamma;
+        let (next_action, next_log_prob) = self.target_actor.sample(b.x_next.clone(), b.noise_next);
+        let (q1_next, q2_next) = critic_target.forward(b.x_next, next_action.detach());
+        let soft_next = q1_next.min_pair(q2_next) - next_log_prob.detach().mul_scalar(self.alpha);
+        let clip = 1.0 / (1.0 - gamma);
+        let target = (b.rewards + soft_next.mul_scalar(gamma)).clamp(-clip, 0.0).detach();
+        let (q1, q2) = critic.forward(b.x, b.actions);
+        let loss = (q1 - target.clone()).square().mean() + (q2 - target).square().mean();
+        let grads = GradientsParams::from_grads(loss.backward(), &*critic);
+        *critic = optimizer.step(self.config.critic_lr, critic.clone(), grads);
 
         // Targets trail the online critics.
-        let online = parameters(&self.critic);
-        let mut target = parameters(&self.critic_target);
+        let online = parameters(&*critic);
+        let mut target = parameters(&*critic_target);
+        let tau = self.config.tau as f32;
         for (t, o) in target.iter_mut().zip(&online) {
-            *t += c.tau as f32 * (o - *t);
+            *t += tau * (o - *t);
         }
-        self.critic_target = with_parameters(self.critic_target.clone(), &target);
-        self.updates += 1;
-        self.last_losses = [critic_loss.into_scalar::<f32>(), actor_loss_value, alpha_loss_value];
+        *critic_target = with_parameters(critic_target.clone(), &target);
+        loss.into_scalar::<f32>()
+    }
+}
+
+/// The actor's inputs for one update.
+struct ActorBatch {
+    x: Tensor<2>,
+    noise: Tensor<2>,
+    /// With demonstrations: the demonstrated actions of the batch's last rows.
+    demo_actions: Option<Tensor<2>>,
+}
+
+#[derive(Default)]
+struct ActorResult {
+    actor_loss: f32,
+    alpha_loss: f32,
+    /// With demonstrations: the BC loss and the Q-filter's pass rate.
+    bc: Option<[f32; 2]>,
+}
+
+/// The actor's and the temperature's gradient steps: maximise
+/// min Q(s, π(s)) − α log π(π(s)|s), plus behaviour cloning on the
+/// demonstration rows (Q-filtered); then keep the policy's entropy near the target.
+struct ActorStep<'a> {
+    config: &'a SacHerConfig,
+    alpha: f64,
+    /// The critics that judge the actor: an untracked copy.
+    judge: TwinCritic,
+}
+
+impl ActorStep<'_> {
+    fn run(&self, actor: &mut Actor, actor_opt: &mut ModuleOptimizer, temperature: &mut Temperature, alpha_opt: &mut ModuleOptimizer, b: ActorBatch) -> ActorResult {
+        let c = self.config;
+        let (pi_action, log_prob) = actor.sample(b.x.clone(), b.noise);
+        let (q1_pi, q2_pi) = self.judge.forward(b.x.clone(), pi_action);
+        let mut actor_loss = (log_prob.clone().mul_scalar(self.alpha) - q1_pi.min_pair(q2_pi)).mean();
+        let mut bc_figures = None;
+        if let Some(demo_actions) = b.demo_actions {
+            let n_demo = demo_actions.dims()[0];
+            let x_demo = b.x.clone().narrow(0, b.x.dims()[0] - n_demo, n_demo);
+            let critic = c.q_filter.then_some(&self.judge);
+            let (bc, passed) = super::bc::filtered_behaviour_cloning_loss(actor, critic, x_demo, demo_actions);
+            bc_figures = Some([bc.clone().into_scalar::<f32>(), passed]);
+            actor_loss = actor_loss + bc.mul_scalar(c.bc_weight);
+        }
+        let grads = GradientsParams::from_grads(actor_loss.clone().backward(), &*actor);
+        *actor = actor_opt.step(c.actor_lr, actor.clone(), grads);
+
+        let target_entropy = -(c.target_entropy_scale * ACTION_DIM as f64);
+        let log_alpha = temperature.log_alpha.val();
+        let alpha_loss = (log_alpha.unsqueeze::<2>() * log_prob.detach().add_scalar(target_entropy)).neg().mean();
+        let grads = GradientsParams::from_grads(alpha_loss.clone().backward(), &*temperature);
+        *temperature = alpha_opt.step(c.alpha_lr, temperature.clone(), grads);
+        ActorResult { actor_loss: actor_loss.into_scalar::<f32>(), alpha_loss: alpha_loss.into_scalar::<f32>(), bc: bc_figures }
     }
 }
 
@@ -554,6 +663,10 @@ pub struct RunState {
     pub curve: Vec<Evaluation>,
     /// Wall time spent before this process took over.
     pub wall_s: f64,
+    /// Updates due but not run yet: with `overlap_env_steps`, the updates
+    /// due after one env step run while the envs take the next.
+    #[serde(default)]
+    pub pending_updates: u64,
 }
 
 /// Trains SAC+HER on `task` for `total_steps` env steps.
@@ -631,6 +744,7 @@ pub fn train_with_checkpoints(
                 episode_counters: vec![0; e],
                 curve: Vec::new(),
                 wall_s: 0.0,
+                pending_updates: 0,
             };
             (learner, run, venv.reset()?)
         }
@@ -641,6 +755,7 @@ pub fn train_with_checkpoints(
     let (mut window_success, mut window_error, mut window_count) = (0usize, 0.0f64, 0usize);
     while run.env_steps < total_steps {
         if run.env_steps >= run.next_eval {
+            run_pending_updates(&venv, &mut learner, &mut run, &reward);
             let at = (run.env_steps, total_steps, wall(&run));
             record_evaluation(&learner.policy(), task, config.eval_episodes, threads, at, &mut run.curve, on_progress)?;
             run.next_eval += config.eval_interval as u64;
@@ -653,7 +768,9 @@ pub fn train_with_checkpoints(
         } else {
             learner.policy().sample(&obs, &standard_normal(&mut rng, e * ACTION_DIM))
         };
-        let step = venv.step(&actions)?;
+        // Step, with the updates still due from the last step running alongside.
+        let pending = std::mem::take(&mut run.pending_updates);
+        let (step, ()) = venv.step_alongside(&actions, || (0..pending).for_each(|_| learner.update(&reward)))?;
         run.env_steps += e as u64;
         let mut finished = Vec::new();
         for i in 0..e {
@@ -686,13 +803,17 @@ pub fn train_with_checkpoints(
             (window_success, window_error, window_count) = (0, 0.0, 0);
         }
         obs = step.observations;
-        // Learn: a fixed number of updates per env step once data exists.
+        // Learn: a fixed number of updates per env step once data exists,
+        // now or (overlapped) while the envs take their next step.
         if run.env_steps >= config.random_steps as u64 && learner.buffer_len() > 0 {
             run.update_credit += config.updates_per_step * e as f64;
             while run.update_credit >= 1.0 {
-                learner.update(&reward);
                 run.update_credit -= 1.0;
+                run.pending_updates += 1;
             }
+        }
+        if !config.overlap_env_steps {
+            run_pending_updates(&venv, &mut learner, &mut run, &reward);
         }
         // Checkpoint where every env has just started an episode, so the
         // state is the learner plus a few counters.
@@ -709,9 +830,16 @@ pub fn train_with_checkpoints(
             super::checkpoint::save(&c.dir, &learner, &saved, task)?;
         }
     }
+    run_pending_updates(&venv, &mut learner, &mut run, &reward);
     let at = (run.env_steps, total_steps, wall(&run));
     record_evaluation(&learner.policy(), task, config.eval_episodes, threads, at, &mut run.curve, on_progress)?;
     Ok(Trained { learner, curve: run.curve.clone(), env_steps: run.env_steps, wall_s: wall(&run) })
+}
+
+/// Runs the updates still due, on the envs' threads.
+fn run_pending_updates(venv: &VecEnv, learner: &mut SacHer, run: &mut RunState, reward: &(dyn Fn(&[f32], &[f32]) -> f32 + Sync)) {
+    let pending = std::mem::take(&mut run.pending_updates);
+    venv.install(|| (0..pending).for_each(|_| learner.update(reward)));
 }
 
 /// A new episode record that starts from `first`.

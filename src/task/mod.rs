@@ -369,7 +369,7 @@ impl Observation {
 }
 
 /// A gesture.
-pub trait Task: Send {
+pub trait Task: Send + Sync {
     fn name(&self) -> &'static str;
     fn config(&self) -> &TaskConfig;
     /// Sets up the scene of a new episode (everything but the arm) and

@@ -72,7 +72,7 @@ pub enum Delivery {
 }
 
 /// One grasp task's scene and object.
-pub trait PickScene: Send + 'static {
+pub trait PickScene: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     /// Builds the episode's scene and samples the goal from `rng`; the start
     /// pose is drawn after it.
