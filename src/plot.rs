@@ -41,7 +41,7 @@ pub fn learning_curve(path: &Path, title: &str, success: &[Series], error_mm: &[
     let max_err = error_mm.iter().flat_map(|s| s.points.iter().map(|p| p.1)).filter(|v| v.is_finite()).fold(1.0f64, f64::max);
     let palette = [BLUE, RED, GREEN, MAGENTA, CYAN, BLACK];
     for (panel, (series, y_label, y_max)) in panels.iter().zip([(success, "success rate (%)", 100.0), (error_mm, "final tip error (mm)", max_err * 1.05)]) {
-        let mut chart = axes(panel, max_x, y_max, y_label).map_err(|e| err(&e))?;
+        let mut chart = axes(panel, max_x, "env steps", y_max, y_label).map_err(|e| err(&e))?;
         for (i, s) in series.iter().enumerate() {
             let color = palette[i % palette.len()];
             let points: Vec<(f64, f64)> = s.points.iter().copied().filter(|p| p.1.is_finite()).collect();
@@ -61,8 +61,8 @@ pub fn learning_curve(path: &Path, title: &str, success: &[Series], error_mm: &[
 
 type Chart<'a, 'b> = ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
-/// A panel's axes: env steps across, `y_label` up, light grid.
-fn axes<'a, 'b>(panel: &'a DrawingArea<BitMapBackend<'b>, Shift>, max_x: f64, y_max: f64, y_label: &str) -> Result<Chart<'a, 'b>, String> {
+/// A panel's axes: `x_label` across, `y_label` up, light grid.
+fn axes<'a, 'b>(panel: &'a DrawingArea<BitMapBackend<'b>, Shift>, max_x: f64, x_label: &str, y_max: f64, y_label: &str) -> Result<Chart<'a, 'b>, String> {
     let mut chart = ChartBuilder::on(panel)
         .margin(12)
         .margin_right(40)
@@ -72,7 +72,7 @@ fn axes<'a, 'b>(panel: &'a DrawingArea<BitMapBackend<'b>, Shift>, max_x: f64, y_
         .map_err(|e| e.to_string())?;
     chart
         .configure_mesh()
-        .x_desc("env steps")
+        .x_desc(x_label)
         .y_desc(y_label)
         .x_label_formatter(&|v| format!("{v:.0}"))
         .y_label_formatter(&|v| if y_max > 10.0 { format!("{v:.0}") } else { format!("{v:.1}") })
@@ -99,9 +99,10 @@ pub struct Band {
     pub points: Vec<(f64, f64, f64, f64)>,
 }
 
-/// Success rate (%) and an error in mm against env steps, one panel each:
-/// the mean over seeds as a line, the spread across seeds as a shaded band.
-pub fn learning_curve_band(path: &Path, title: &str, success: &Band, error_mm: &Band, error_label: &str) -> Result<(), String> {
+/// Success rate (%) and an error in mm against `x_label` (env steps, or
+/// updates for behaviour cloning), one panel each: the mean over seeds as a
+/// line, the spread across seeds as a shaded band.
+pub fn learning_curve_band(path: &Path, title: &str, x_label: &str, success: &Band, error_mm: &Band, error_label: &str) -> Result<(), String> {
     ensure_font();
     let err = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
     let root = BitMapBackend::new(path, (1000, 720)).into_drawing_area();
@@ -111,7 +112,7 @@ pub fn learning_curve_band(path: &Path, title: &str, success: &Band, error_mm: &
     let max_x = success.points.iter().chain(&error_mm.points).map(|p| p.0).fold(1.0f64, f64::max);
     let max_err = error_mm.points.iter().map(|p| p.3).filter(|v| v.is_finite()).fold(1.0f64, f64::max);
     for (panel, (band, y_label, y_max)) in panels.iter().zip([(success, "success rate (%)", 100.0), (error_mm, error_label, max_err * 1.05)]) {
-        let mut chart = axes(panel, max_x, y_max, y_label).map_err(|e| err(&e))?;
+        let mut chart = axes(panel, max_x, x_label, y_max, y_label).map_err(|e| err(&e))?;
         let points: Vec<(f64, f64, f64, f64)> = band.points.iter().copied().filter(|p| p.1.is_finite() && p.2.is_finite() && p.3.is_finite()).collect();
         // The band: the upper edge left to right, then the lower edge back.
         let outline: Vec<(f64, f64)> = points.iter().map(|p| (p.0, p.3.min(y_max))).chain(points.iter().rev().map(|p| (p.0, p.2.min(y_max)))).collect();

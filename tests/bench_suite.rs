@@ -20,7 +20,16 @@ fn suite_reports_every_task_and_seed_and_writes_its_files() {
             // (BC counts gradient updates.)
             gesture_lab::rl::Algo::Bc => (300, 100),
         };
+        if t.demonstrations > 0 {
+            // A few demonstrations, a short pre-training and warm-up, small networks.
+            t.demonstrations = 3;
+            t.config = Some("hidden = 32\nrandom_steps = 0\nbc_pretrain_updates = 20\ncritic_warmup_updates = 20\n".into());
+        }
     }
+    assert!(
+        budgets.training.iter().any(|t| t.task == "needle-pick" && t.demonstrations > 0),
+        "the quick suite learns a grasp task from demonstrations"
+    );
     let out = std::env::temp_dir().join(format!("gesture-lab-bench-suite-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     let options = SuiteOptions { budgets: budgets.clone(), quick: true, threads: 2, out: out.clone() };
@@ -49,6 +58,7 @@ fn suite_reports_every_task_and_seed_and_writes_its_files() {
         assert_eq!(task.training.len(), expected, "{}", task.task);
         for row in &task.training {
             rows += 1;
+            assert!(row.curve_png.ends_with(".png") && !row.curve_png.contains(' '), "{}", row.curve_png);
             assert_eq!(row.runs.len(), 2, "{} {:?}: one run per seed", row.task, row.algo);
             assert_eq!(row.final_success_rate.n, 2);
             let seeds: Vec<u64> = row.runs.iter().map(|r| r.seed).collect();
@@ -83,8 +93,20 @@ fn suite_budgets_are_checked() {
     let mut budgets = SuiteBudgets::quick();
     budgets.training[0].task = "no-such-task".into();
     assert!(budgets.validate().unwrap_err().to_string().contains("no-such-task"));
-    // Every task has something to train in both suites.
+    // A row that clones nothing, or PPO given demonstrations, is refused by name.
+    let mut budgets = SuiteBudgets::full();
+    let bc = budgets.training.iter_mut().find(|t| t.algo == gesture_lab::rl::Algo::Bc).expect("the full suite clones demonstrations");
+    bc.demonstrations = 0;
+    let e = budgets.validate().unwrap_err().to_string();
+    assert!(e.contains("needle-pick bc (100 demos)") && e.contains("needs demonstrations"), "{e}");
+    // A row's config is checked before anything runs.
+    let mut budgets = SuiteBudgets::quick();
+    let row = budgets.training.iter_mut().find(|t| t.demonstrations > 0).unwrap();
+    row.config = Some("q_filter = 3\n".into());
+    assert!(budgets.validate().unwrap_err().to_string().contains("q_filter"));
+    // Every task has something to train in both suites, and every row's config parses.
     for b in [SuiteBudgets::full(), SuiteBudgets::quick()] {
+        b.validate().unwrap();
         for info in TASKS {
             assert!(b.training.iter().any(|t| t.task == info.name), "{}", info.name);
         }

@@ -91,3 +91,19 @@ mod ppo_learning {
         assert!(last.mean_final_error_mm < 0.2 * first.mean_final_error_mm, "{} → {} mm", first.mean_final_error_mm, last.mean_final_error_mm);
     }
 }
+
+/// A training config names what is wrong in it: the file, and the key of an
+/// unknown or mistyped value.
+#[test]
+fn a_bad_training_config_is_refused_by_key() {
+    let err = |text: &str| SacHerConfig::from_toml(text, "sac.toml").unwrap_err().to_string();
+    let e = err("q_filter = 3\n");
+    assert!(e.contains("sac.toml") && e.contains("q_filter = 3") && e.contains("boolean"), "{e}");
+    let e = err("hidden = 64\nbatch_size = \"large\"\n");
+    assert!(e.contains("batch_size") && !e.contains("hidden"), "{e}");
+    let e = err("hiden = 64\n");
+    assert!(e.contains("unknown key `hiden`"), "{e}");
+    let e = err("gamma = 1.5\n");
+    assert!(e.contains("gamma = 1.5"), "{e}");
+    assert!(SacHerConfig::from_toml("q_filter = false\nhidden = 32\n", "ok.toml").is_ok());
+}

@@ -61,7 +61,9 @@ pub fn config_from_toml<C: serde::Serialize + serde::de::DeserializeOwned>(defau
     let overrides: toml::Table = toml::from_str(text).map_err(|e| bad(e.to_string()))?;
     for (key, v) in overrides {
         let slot = value.get_mut(&key).ok_or_else(|| bad(format!("unknown key `{key}`")))?;
-        *slot = serde_json::to_value(v).expect("TOML values are JSON values");
+        *slot = serde_json::to_value(&v).expect("TOML values are JSON values");
+        // One key at a time, so that a value of the wrong type is named.
+        serde_json::from_value::<C>(value.clone()).map_err(|e| bad(format!("`{key} = {v}`: {e}")))?;
     }
     serde_json::from_value(value).map_err(|e| bad(e.to_string()))
 }
