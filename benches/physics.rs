@@ -40,9 +40,7 @@ fn vec_env_step(c: &mut Criterion) {
         venv.reset().unwrap();
         let actions: Vec<f32> = (0..envs * ACTION_DIM).map(|k| ((k * 37 % 200) as f32 / 100.0) - 1.0).collect();
         group.throughput(Throughput::Elements(envs as u64));
-        group.bench_function(format!("{envs}_envs_{threads}_threads"), |b| {
-            b.iter(|| venv.step(black_box(&actions)).unwrap())
-        });
+        group.bench_function(format!("{envs}_envs_{threads}_threads"), |b| b.iter(|| venv.step(black_box(&actions)).unwrap()));
     }
     group.finish();
 }

@@ -11,14 +11,14 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::sim::convert::{from_vector, to_vector};
-use crate::sim::description::RobotDescription;
-use crate::sim::kinematics::{ARM_DOF, ArmJoints, IkError, PsmKinematics, tool_down_rotation};
-use crate::sim::psm::{DOF, Joints, Psm};
 use crate::rng::{Rng, episode_seed, rng_from_seed, standard_normal};
 use crate::sim::convert::from_pose;
+use crate::sim::convert::{from_vector, to_vector};
+use crate::sim::description::RobotDescription;
 use crate::sim::grasp::{Collisions, Grasping, instrument_collisions};
+use crate::sim::kinematics::{ARM_DOF, ArmJoints, IkError, PsmKinematics, tool_down_rotation};
 use crate::sim::physics::GraspMode;
+use crate::sim::psm::{DOF, Joints, Psm};
 use crate::task::{ArmState, ObjectState, Observation, Task, TaskConfig, TrackingMetrics};
 
 /// Number of action components: dx, dy, dz, wrist yaw increment, jaw.
@@ -129,10 +129,7 @@ pub struct Env {
 /// Checks an action's length and values; clips it to [−1, 1].
 pub fn validate_action(action: &[f32]) -> Result<([f32; ACTION_DIM], bool)> {
     if action.len() != ACTION_DIM {
-        return Err(Error::InvalidAction(format!(
-            "expected {ACTION_DIM} numbers (dx, dy, dz, yaw, jaw), got {}",
-            action.len()
-        )));
+        return Err(Error::InvalidAction(format!("expected {ACTION_DIM} numbers (dx, dy, dz, yaw, jaw), got {}", action.len())));
     }
     let mut clipped = false;
     let mut out = [0.0; ACTION_DIM];
@@ -156,10 +153,8 @@ impl Env {
         config.validate("task config")?;
         let rcm = config.robot.rcm;
         // Base frame: origin at the RCM, z up (world Y), x along world X.
-        let world_from_base = Isometry3::from_parts(
-            Translation3::new(rcm[0], rcm[1], rcm[2]),
-            UnitQuaternion::from_axis_angle(&Vector3::x_axis(), -std::f64::consts::FRAC_PI_2),
-        );
+        let world_from_base =
+            Isometry3::from_parts(Translation3::new(rcm[0], rcm[1], rcm[2]), UnitQuaternion::from_axis_angle(&Vector3::x_axis(), -std::f64::consts::FRAC_PI_2));
         let description = RobotDescription::psm();
         Ok(Self {
             task: config.build_task(),
@@ -242,13 +237,9 @@ impl Env {
         let mut physics = physics.clone();
         physics.gravity_compensation *= d.gravity_compensation;
         let home: ArmJoints = [0.0, 0.0, 0.12, 0.0, 0.0, 0.0];
-        let arm = self.solve_ik(&start.tip, start.yaw, &home).map_err(|e| {
-            Error::Invalid(format!(
-                "start pose {:?} (yaw {:.3}) is out of the instrument's reach: {e}",
-                start.tip.as_slice(),
-                start.yaw
-            ))
-        })?;
+        let arm = self
+            .solve_ik(&start.tip, start.yaw, &home)
+            .map_err(|e| Error::Invalid(format!("start pose {:?} (yaw {:.3}) is out of the instrument's reach: {e}", start.tip.as_slice(), start.yaw)))?;
         let mut q0 = [0.0; DOF];
         q0[..ARM_DOF].copy_from_slice(&arm);
         q0[ARM_DOF] = self.jaw_target(0.0);
@@ -322,7 +313,16 @@ impl Env {
                 ObjectState { pose: from_pose(body.position()), velocity: from_vector(body.linvel()), hold: self.grasping.hold(&self.world, psm, h) }
             })
             .collect();
-        ArmState { tip, tip_velocity, yaw: self.yaw, tip_yaw, tip_command: self.tip_command, joints: psm.joint_positions(&self.world), joint_velocities: psm.joint_velocities(&self.world), objects }
+        ArmState {
+            tip,
+            tip_velocity,
+            yaw: self.yaw,
+            tip_yaw,
+            tip_command: self.tip_command,
+            joints: psm.joint_positions(&self.world),
+            joint_velocities: psm.joint_velocities(&self.world),
+            objects,
+        }
     }
 
     /// Advances one control step.
@@ -424,8 +424,7 @@ impl Env {
         let observation = self.task.observe(&true_state);
         let tip_error = if physics_fault { f64::NAN } else { self.task.tip_error(&true_state) };
         // Rewards, success and errors use the true state; the policy gets the sensed one.
-        let reward = self.task.compute_reward(&observation.achieved_goal, &observation.desired_goal)
-            - self.task.action_penalty(&chosen, &self.previous_action);
+        let reward = self.task.compute_reward(&observation.achieved_goal, &observation.desired_goal) - self.task.action_penalty(&chosen, &self.previous_action);
         self.previous_action = chosen;
         if self.recent_actions.pop_back().is_some() {
             self.recent_actions.push_front(chosen);
@@ -500,10 +499,7 @@ impl VecEnv {
         if num_envs == 0 {
             return Err(Error::Invalid("a VecEnv needs at least one env (num_envs = 0)".into()));
         }
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .map_err(|e| Error::Invalid(format!("cannot start {threads} threads: {e}")))?;
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| Error::Invalid(format!("cannot start {threads} threads: {e}")))?;
         let envs = (0..num_envs).map(|_| Env::new(config.clone())).collect::<Result<Vec<_>>>()?;
         Ok(Self { envs, episodes: vec![0; num_envs], seed, pool })
     }
@@ -546,12 +542,7 @@ impl VecEnv {
         let seed = self.seed;
         let episodes = &self.episodes;
         let envs = &mut self.envs;
-        self.pool.install(|| {
-            envs.par_iter_mut()
-                .enumerate()
-                .map(|(i, env)| env.reset(episode_seed(seed, i, episodes[i])))
-                .collect()
-        })
+        self.pool.install(|| envs.par_iter_mut().enumerate().map(|(i, env)| env.reset(episode_seed(seed, i, episodes[i]))).collect())
     }
 
     /// Steps every env with its slice of `actions` (num_envs × ACTION_DIM, row-major).
@@ -565,11 +556,7 @@ impl VecEnv {
     pub fn step_alongside<R: Send>(&mut self, actions: &[f32], work: impl FnOnce() -> R + Send) -> Result<(VecStep, R)> {
         let n = self.envs.len();
         if actions.len() != n * ACTION_DIM {
-            return Err(Error::InvalidAction(format!(
-                "expected {} numbers ({n} envs × {ACTION_DIM}), got {}",
-                n * ACTION_DIM,
-                actions.len()
-            )));
+            return Err(Error::InvalidAction(format!("expected {} numbers ({n} envs × {ACTION_DIM}), got {}", n * ACTION_DIM, actions.len())));
         }
         // Check every action before touching any env, so a bad one loses nothing.
         for (i, a) in actions.chunks(ACTION_DIM).enumerate() {

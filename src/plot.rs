@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use plotters::prelude::*;
 use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
+use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
 
 const FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSansMono.ttf");
@@ -33,11 +33,7 @@ pub fn learning_curve(path: &Path, title: &str, success: &[Series], error_mm: &[
     root.fill(&WHITE).map_err(|e| err(&e))?;
     let root = root.titled(title, ("sans-serif", 22)).map_err(|e| err(&e))?;
     let panels = root.split_evenly((2, 1));
-    let max_x = success
-        .iter()
-        .chain(error_mm)
-        .flat_map(|s| s.points.iter().map(|p| p.0))
-        .fold(1.0f64, f64::max);
+    let max_x = success.iter().chain(error_mm).flat_map(|s| s.points.iter().map(|p| p.0)).fold(1.0f64, f64::max);
     let max_err = error_mm.iter().flat_map(|s| s.points.iter().map(|p| p.1)).filter(|v| v.is_finite()).fold(1.0f64, f64::max);
     let palette = [BLUE, RED, GREEN, MAGENTA, CYAN, BLACK];
     for (panel, (series, y_label, y_max)) in panels.iter().zip([(success, "success rate (%)", 100.0), (error_mm, "final tip error (mm)", max_err * 1.05)]) {
@@ -85,13 +81,7 @@ fn axes<'a, 'b>(panel: &'a DrawingArea<BitMapBackend<'b>, Shift>, max_x: f64, x_
 
 /// The series' legend, in a light box.
 fn legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>) -> Result<(), String> {
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 14))
-        .draw()
-        .map_err(|e| e.to_string())
+    chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).label_font(("sans-serif", 14)).draw().map_err(|e| e.to_string())
 }
 
 /// A mean curve with a band around it: (x, mean, low, high) per point.

@@ -24,11 +24,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::env::{ACTION_DIM, Env};
-use crate::rl::ppo::GaussianActor;
-use crate::rl::{GoalPolicy, PolicyNet};
 use crate::rl::nets::Actor;
 use crate::rl::normalizer::RunningNormalizer;
+use crate::rl::ppo::GaussianActor;
 use crate::rl::sac::Evaluation;
+use crate::rl::{GoalPolicy, PolicyNet};
 use crate::task::TaskConfig;
 
 pub const FORMAT: &str = "gesture-lab-policy";
@@ -133,10 +133,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Writes `bytes` to `path` atomically: a crash leaves the old file or the new one, never half.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!(
-        "{}.tmp",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("")
-    ));
+    let tmp = path.with_extension(format!("{}.tmp", path.extension().and_then(|e| e.to_str()).unwrap_or("")));
     {
         use std::io::Write;
         let mut f = std::fs::File::create(&tmp)?;
@@ -173,10 +170,7 @@ pub fn actor_bytes(actor: &PolicyNet) -> Vec<u8> {
 pub fn curve_csv(curve: &[Evaluation]) -> String {
     let mut out = String::from("env_steps,wall_s,success_rate,mean_final_error_mm,mean_steps_to_success\n");
     for e in curve {
-        out.push_str(&format!(
-            "{},{:.3},{:.4},{:.4},{:.3}\n",
-            e.env_steps, e.wall_s, e.success_rate, e.mean_final_error_mm, e.mean_steps_to_success
-        ));
+        out.push_str(&format!("{},{:.3},{:.4},{:.4},{:.3}\n", e.env_steps, e.wall_s, e.success_rate, e.mean_final_error_mm, e.mean_steps_to_success));
     }
     out
 }
@@ -239,8 +233,8 @@ pub struct LoadedPolicy {
 pub fn load(dir: &Path, expected_task: Option<&str>) -> Result<LoadedPolicy, PolicyError> {
     let m = dir.join(MANIFEST_FILE);
     let text = std::fs::read_to_string(&m).map_err(|e| file_error(&m, format!("cannot read the policy manifest: {e}")))?;
-    let header: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| file_error(&m, format!("not a gesture-lab policy manifest (invalid JSON: {e})")))?;
+    let header: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| file_error(&m, format!("not a gesture-lab policy manifest (invalid JSON: {e})")))?;
     if header.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
         return Err(file_error(&m, format!("not a gesture-lab policy manifest (no \"format\": \"{FORMAT}\")")));
     }
@@ -251,8 +245,7 @@ pub fn load(dir: &Path, expected_task: Option<&str>) -> Result<LoadedPolicy, Pol
             format!("format version {}, but this gesture-lab reads version {FORMAT_VERSION}", version.map_or("missing".into(), |v| v.to_string())),
         ));
     }
-    let manifest: Manifest =
-        serde_json::from_value(header).map_err(|e| file_error(&m, format!("malformed manifest: {e}")))?;
+    let manifest: Manifest = serde_json::from_value(header).map_err(|e| file_error(&m, format!("malformed manifest: {e}")))?;
     if let Some(task) = expected_task.filter(|t| *t != manifest.task) {
         return Err(file_error(&m, format!("policy trained for task `{}`, not `{task}`", manifest.task)));
     }
@@ -278,18 +271,14 @@ pub fn load(dir: &Path, expected_task: Option<&str>) -> Result<LoadedPolicy, Pol
     let w = dir.join(&manifest.weights_file);
     let bytes = std::fs::read(&w).map_err(|e| file_error(&w, format!("cannot read the weights: {e}")))?;
     if bytes.len() as u64 != manifest.weights_bytes {
-        return Err(file_error(
-            &w,
-            format!("truncated or padded: {} bytes, the manifest says {}", bytes.len(), manifest.weights_bytes),
-        ));
+        return Err(file_error(&w, format!("truncated or padded: {} bytes, the manifest says {}", bytes.len(), manifest.weights_bytes)));
     }
     let digest = sha256_hex(&bytes);
     if digest != manifest.weights_sha256 {
         return Err(file_error(&w, format!("checksum mismatch (sha256 {digest}, manifest {}): the file is corrupt or was changed", manifest.weights_sha256)));
     }
     let device = Device::flex();
-    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
-        .map_err(|e| file_error(&w, format!("not burnpack weights: {e}")))?;
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|e| file_error(&w, format!("not burnpack weights: {e}")))?;
     let (input, hidden) = (obs_dim + goal_dim, manifest.network.hidden);
     let misfit = |e: burn::store::RecordError| file_error(&w, format!("weights do not fit the network: {e}"));
     let actor = if manifest.network.kind == "gaussian-mlp" {

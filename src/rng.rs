@@ -15,9 +15,7 @@ pub fn rng_from_seed(seed: u64) -> Rng {
 /// Seed of episode `episode` of env `index` in a vector seeded with `seed`
 /// (SplitMix64 finaliser: well-spread, independent of the thread count).
 pub fn episode_seed(seed: u64, index: usize, episode: u64) -> u64 {
-    let mut z = seed
-        .wrapping_add((index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
-        .wrapping_add(episode.wrapping_mul(0xD1B5_4A32_D192_ED03));
+    let mut z = seed.wrapping_add((index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)).wrapping_add(episode.wrapping_mul(0xD1B5_4A32_D192_ED03));
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)

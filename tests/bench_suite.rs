@@ -26,10 +26,7 @@ fn suite_reports_every_task_and_seed_and_writes_its_files() {
             t.config = Some("hidden = 32\nrandom_steps = 0\nbc_pretrain_updates = 20\ncritic_warmup_updates = 20\n".into());
         }
     }
-    assert!(
-        budgets.training.iter().any(|t| t.task == "needle-pick" && t.demonstrations > 0),
-        "the quick suite learns a grasp task from demonstrations"
-    );
+    assert!(budgets.training.iter().any(|t| t.task == "needle-pick" && t.demonstrations > 0), "the quick suite learns a grasp task from demonstrations");
     let out = std::env::temp_dir().join(format!("gesture-lab-bench-suite-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     let options = SuiteOptions { budgets: budgets.clone(), quick: true, threads: 2, out: out.clone() };

@@ -44,10 +44,7 @@ fn kinematics_fk_and_ik_round_trip() {
     let fk = json(&["kinematics", "fk", "--joints", "0.2,-0.3,0.15,0.5,0.3,-0.2", "--json"]);
     let p = &fk["position_m"];
     let q = &fk["quaternion_xyzw"];
-    let pose = format!(
-        "{},{},{},{},{},{},{}",
-        p[0], p[1], p[2], q[0], q[1], q[2], q[3]
-    );
+    let pose = format!("{},{},{},{},{},{},{}", p[0], p[1], p[2], q[0], q[1], q[2], q[3]);
     let ik = json(&["kinematics", "ik", "--pose", &pose, "--json"]);
     for k in 0..3 {
         let d = ik["position_m"][k].as_f64().unwrap() - p[k].as_f64().unwrap();

@@ -264,7 +264,12 @@ fn impossible_grasp_task_configs_are_refused_by_field() {
         ("peg-transfer", "peg_radius", Value::Float(0.004), "does not fit a peg"),
         ("peg-transfer", "grasp_below_top_m", Value::Float(0.02), "peg_transfer.grasp_below_top_m"),
         ("peg-transfer", "near_pegs", Value::Array(vec![]), "peg_transfer.near_pegs"),
-        ("gauze-retrieve", "gauze_half_extents", Value::Array(vec![Value::Float(0.006), Value::Float(0.0), Value::Float(0.0015)]), "gauze_retrieve.gauze_half_extents"),
+        (
+            "gauze-retrieve",
+            "gauze_half_extents",
+            Value::Array(vec![Value::Float(0.006), Value::Float(0.0), Value::Float(0.0015)]),
+            "gauze_retrieve.gauze_half_extents",
+        ),
         ("gauze-retrieve", "grasp_depth_m", Value::Float(-0.008), "gauze_retrieve.grasp_depth_m"),
     ];
     for (task, field, value, expected) in cases {

@@ -28,13 +28,7 @@ fn needle_reach_demos(episodes: usize, seed: u64) -> (TaskConfig, DemoBuffer) {
 }
 
 fn small_sac() -> SacHerConfig {
-    SacHerConfig::new()
-        .with_hidden(16)
-        .with_batch_size(32)
-        .with_random_steps(0)
-        .with_bc_pretrain_updates(20)
-        .with_eval_interval(100_000)
-        .with_eval_episodes(2)
+    SacHerConfig::new().with_hidden(16).with_batch_size(32).with_random_steps(0).with_bc_pretrain_updates(20).with_eval_interval(100_000).with_eval_episodes(2)
 }
 
 #[test]

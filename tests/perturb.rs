@@ -76,7 +76,8 @@ fn perturbation_specs_are_checked() {
     let p = PerturbConfig::default().with_overrides("randomize,tremor_mm=0.7").unwrap();
     assert_eq!(p.tremor_mm, 0.7);
     assert_eq!(p.mass_spread, PerturbConfig::randomize_preset().mass_spread);
-    for (spec, needle) in [("tremor=1", "tremor"), ("obs_noise_mm=-1", "obs_noise_mm = -1"), ("mass_spread=1.5", "mass_spread"), ("latency_steps", "key=value")] {
+    for (spec, needle) in [("tremor=1", "tremor"), ("obs_noise_mm=-1", "obs_noise_mm = -1"), ("mass_spread=1.5", "mass_spread"), ("latency_steps", "key=value")]
+    {
         let e = PerturbConfig::default().with_overrides(spec).unwrap_err().to_string();
         assert!(e.contains(needle), "`{e}` should name `{needle}`");
     }

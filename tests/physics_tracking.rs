@@ -7,10 +7,7 @@ use gesture_lab::sim::psm::{DOF, Psm};
 use rapier3d::na::{Isometry3, Translation3, UnitQuaternion, Vector3};
 
 fn base() -> Isometry3<f64> {
-    Isometry3::from_parts(
-        Translation3::new(0.0, 0.14, 0.0),
-        UnitQuaternion::from_axis_angle(&Vector3::x_axis(), -std::f64::consts::FRAC_PI_2),
-    )
+    Isometry3::from_parts(Translation3::new(0.0, 0.14, 0.0), UnitQuaternion::from_axis_angle(&Vector3::x_axis(), -std::f64::consts::FRAC_PI_2))
 }
 
 /// Drives the arm from `from` to `to` with the motors and returns the

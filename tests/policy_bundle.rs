@@ -12,12 +12,7 @@ fn small_bundle(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("gesture-lab-test-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let task = TaskConfig::builtin("needle-reach").unwrap();
-    let config = SacHerConfig::new()
-        .with_hidden(16)
-        .with_batch_size(32)
-        .with_random_steps(100)
-        .with_eval_interval(100_000)
-        .with_eval_episodes(2);
+    let config = SacHerConfig::new().with_hidden(16).with_batch_size(32).with_random_steps(100).with_eval_interval(100_000).with_eval_episodes(2);
     let trained = sac::train(&task, config.clone(), 200, 3, 1, &mut |_| {}).unwrap();
     let run = policy::RunInfo { seed: 3, env_steps: trained.env_steps, wall_time_s: trained.wall_s, evaluation: trained.curve.last().unwrap().clone() };
     let dims = (trained.learner.obs_dim, trained.learner.goal_dim);
@@ -127,8 +122,8 @@ fn a_bundle_round_trips_and_bad_bundles_are_refused_by_name() {
 
 #[test]
 fn a_ppo_bundle_round_trips() {
-    use gesture_lab::rl::ppo::{self, PpoConfig};
     use gesture_lab::rl::PolicyNet;
+    use gesture_lab::rl::ppo::{self, PpoConfig};
     let dir = std::env::temp_dir().join(format!("gesture-lab-test-ppo-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let mut task = TaskConfig::builtin("needle-reach").unwrap();

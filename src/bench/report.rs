@@ -4,8 +4,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use super::suite::{SeedRun, Spread, SuiteReport, TrainingResult};
 use super::EnvDriver;
+use super::suite::{SeedRun, Spread, SuiteReport, TrainingResult};
 use crate::rl::sac::Evaluation;
 
 /// The mean over seeds with a min–max band, per evaluation point. Seeds
@@ -103,7 +103,12 @@ pub fn markdown(report: &SuiteReport) -> String {
     s += "| task | algo | budget (env steps) | seeds at bar | env steps to bar | wall s to bar | final success (%) | final tip error (mm) | tracking RMS (mm) | wall s | env steps/s | curve |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n";
     for t in report.tasks.iter().flat_map(|t| &t.training) {
         let dash = || "–".to_string();
-        let pct = Spread { mean: t.final_success_rate.mean * 100.0, min: t.final_success_rate.min * 100.0, max: t.final_success_rate.max * 100.0, ..t.final_success_rate.clone() };
+        let pct = Spread {
+            mean: t.final_success_rate.mean * 100.0,
+            min: t.final_success_rate.min * 100.0,
+            max: t.final_success_rate.max * 100.0,
+            ..t.final_success_rate.clone()
+        };
         s += &format!(
             "| {} | {} | {} | {}/{} | {} | {} | {} | {} | {} | {} | {} | [{}]({}) |\n",
             t.task,

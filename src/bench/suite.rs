@@ -298,15 +298,10 @@ pub struct Machine {
 
 impl Machine {
     pub fn this() -> Self {
-        let cpu = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|text| {
-            text.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split_once(':')).map(|(_, v)| v.trim().to_string())
-        });
-        Self {
-            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            cpu,
-            os: std::env::consts::OS.into(),
-            arch: std::env::consts::ARCH.into(),
-        }
+        let cpu = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|text| text.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split_once(':')).map(|(_, v)| v.trim().to_string()));
+        Self { cores: std::thread::available_parallelism().map_or(1, |n| n.get()), cpu, os: std::env::consts::OS.into(), arch: std::env::consts::ARCH.into() }
     }
 }
 
@@ -360,7 +355,10 @@ pub fn run_suite(options: &SuiteOptions, on_line: &mut dyn FnMut(&str)) -> Resul
         let oracle = run_demo(&config, budgets.oracle_episodes, 0)?;
         on_line(&format!(
             "{}: oracle {:.1} % success, mean final tip error {:.4} mm over {} episodes",
-            info.name, oracle.success_rate * 100.0, oracle.mean_final_tip_error_mm, oracle.episodes
+            info.name,
+            oracle.success_rate * 100.0,
+            oracle.mean_final_tip_error_mm,
+            oracle.episodes
         ));
         let mut training = Vec::new();
         for budget in budgets.training.iter().filter(|t| t.task == info.name) {

@@ -7,10 +7,10 @@ use anyhow::Result;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
+use super::*;
 use crate::env::Env;
 use crate::rl::ppo::{self, PpoConfig};
 use crate::rl::sac::{self, SacHerConfig};
-use super::*;
 
 #[derive(Subcommand, Debug)]
 pub enum BenchCommand {
@@ -98,7 +98,10 @@ pub(super) fn bench_env(args: &BenchEnvArgs) -> Result<()> {
     println!("  env steps/s, 1 thread        {:>10.0}", report.env_steps_per_s_1_thread);
     println!("  env steps/s, {} threads ({} envs) {:>8.0}  ({:.2}x)", report.threads, report.envs, report.env_steps_per_s_threads, report.speedup);
     println!("  physics per substep          {:>10.2} us", report.physics_us_per_substep);
-    println!("  substeps per control step    {:>10} x {} s, {} solver iteration(s)", report.substeps_per_control_step, report.substep_s, report.solver_iterations);
+    println!(
+        "  substeps per control step    {:>10} x {} s, {} solver iteration(s)",
+        report.substeps_per_control_step, report.substep_s, report.solver_iterations
+    );
     println!("  real-time factor, 1 thread   {:>10.0}", report.real_time_factor_1_thread);
     Ok(())
 }
@@ -159,7 +162,15 @@ fn median_us(mut samples: Vec<f64>) -> f64 {
 pub(super) fn bench_train(args: &BenchTrainArgs) -> Result<()> {
     let mut task = args.task.load()?;
     let time = |f: &mut dyn FnMut()| -> f64 {
-        median_us((0..300).map(|_| { let t = Instant::now(); f(); t.elapsed().as_secs_f64() * 1e6 }).collect())
+        median_us(
+            (0..300)
+                .map(|_| {
+                    let t = Instant::now();
+                    f();
+                    t.elapsed().as_secs_f64() * 1e6
+                })
+                .collect(),
+        )
     };
     let mut sequential = None;
     let (algo, curve, env_steps, wall_s, updates, update, policy) = match args.algo {
@@ -175,7 +186,15 @@ pub(super) fn bench_train(args: &BenchTrainArgs) -> Result<()> {
             let reward_task = task.build_task();
             let reward = |a: &[f32], g: &[f32]| reward_task.compute_reward(a, g);
             let updates = trained.learner.updates;
-            let update = median_us((0..200).map(|_| { let t = Instant::now(); trained.learner.update(&reward); t.elapsed().as_secs_f64() * 1e6 }).collect());
+            let update = median_us(
+                (0..200)
+                    .map(|_| {
+                        let t = Instant::now();
+                        trained.learner.update(&reward);
+                        t.elapsed().as_secs_f64() * 1e6
+                    })
+                    .collect(),
+            );
             ("sac-her", trained.curve.clone(), trained.env_steps, trained.wall_s, updates, update, trained.learner.policy())
         }
         Algo::Bc => bail!("bench train measures algorithms that step envs; bc takes no env steps (time it with `train --algo bc`)"),
@@ -198,8 +217,12 @@ pub(super) fn bench_train(args: &BenchTrainArgs) -> Result<()> {
     let mut env = Env::new(task.clone())?;
     let obs = env.reset(1)?;
     let batch = vec![obs.clone(); 256];
-    let one = time(&mut || { std::hint::black_box(policy.act(std::slice::from_ref(&obs))); });
-    let many = time(&mut || { std::hint::black_box(policy.act(&batch)); });
+    let one = time(&mut || {
+        std::hint::black_box(policy.act(std::slice::from_ref(&obs)));
+    });
+    let many = time(&mut || {
+        std::hint::black_box(policy.act(&batch));
+    });
 
     let report = BenchTrainReport {
         task: task.task.clone(),
@@ -227,7 +250,11 @@ pub(super) fn bench_train(args: &BenchTrainArgs) -> Result<()> {
     }
     println!("task {}, {} for {} env steps", report.task, report.algo, report.env_steps);
     println!("  wall time                    {:>10.1} s ({:.0} env steps/s, {} updates)", report.wall_s, report.env_steps_per_s, report.updates);
-    println!("  update                       {:>10.0} us ({})", report.update_us, if report.algo == "ppo" { "wall time per minibatch update, rollouts included" } else { "one SAC step, batch 256" });
+    println!(
+        "  update                       {:>10.0} us ({})",
+        report.update_us,
+        if report.algo == "ppo" { "wall time per minibatch update, rollouts included" } else { "one SAC step, batch 256" }
+    );
     println!("  inference, 1 observation     {:>10.1} us", report.inference_1_obs_us);
     println!("  inference, 256 observations  {:>10.1} us", report.inference_batch_256_us);
     match (report.env_steps_to_90, report.wall_s_to_90) {
@@ -236,7 +263,12 @@ pub(super) fn bench_train(args: &BenchTrainArgs) -> Result<()> {
     }
     println!("  final success                {:>10.1} % (error {:.2} mm)", report.final_success_rate * 100.0, report.final_error_mm);
     if let Some(s) = &report.sequential {
-        println!("  one-core update schedule     {:>10.1} s ({:.0} env steps/s, final success {:.1} %)", s.wall_s, s.env_steps_per_s, s.final_success_rate * 100.0);
+        println!(
+            "  one-core update schedule     {:>10.1} s ({:.0} env steps/s, final success {:.1} %)",
+            s.wall_s,
+            s.env_steps_per_s,
+            s.final_success_rate * 100.0
+        );
         println!("  speed-up over it             {:>10.2}x", s.speedup);
     }
     Ok(())

@@ -7,7 +7,10 @@ use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{TaskArgs, print_json};
-use crate::policy::{self, demos::{Demonstrations, record_oracle}};
+use crate::policy::{
+    self,
+    demos::{Demonstrations, record_oracle},
+};
 
 #[derive(Subcommand, Debug)]
 pub enum DemosCommand {
@@ -88,7 +91,11 @@ fn info(file: &std::path::Path, json: bool) -> Result<()> {
     println!("  grasp mode              {}", s.grasp);
     println!("  source                  {}", s.source);
     match s.episodes_tried {
-        Some(tried) => println!("  episodes                {} (kept of {tried} tried: {:.1} % oracle success)", s.episodes, s.episodes as f64 / tried.max(1) as f64 * 100.0),
+        Some(tried) => println!(
+            "  episodes                {} (kept of {tried} tried: {:.1} % oracle success)",
+            s.episodes,
+            s.episodes as f64 / tried.max(1) as f64 * 100.0
+        ),
         None => println!("  episodes                {}", s.episodes),
     }
     println!("  successful episodes     {} ({:.1} %)", s.successful_episodes, s.success_rate * 100.0);

@@ -1,17 +1,16 @@
 //! `demo` and `rollout`: episodes of the oracle or of random actions, headless.
 
-
 use anyhow::{Result, bail};
 use clap::Args;
 use rand::RngExt;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::*;
 use crate::env::{ACTION_DIM, Env};
 use crate::rng::episode_seed;
 use crate::rng::rng_from_seed;
 use crate::task::TaskConfig;
-use super::*;
 
 #[derive(Args, Debug)]
 pub struct DemoArgs {

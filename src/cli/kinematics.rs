@@ -1,14 +1,13 @@
 //! `kinematics fk|ik`: the PSM's analytic kinematics from the command line.
 
-
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use rapier3d::na::{Isometry3, Quaternion, Translation3, UnitQuaternion};
 use serde::Serialize;
 
+use super::*;
 use crate::sim::description::RobotDescription;
 use crate::sim::kinematics::{ARM_DOF, PsmKinematics, tool_down_rotation};
-use super::*;
 
 #[derive(Subcommand, Debug)]
 pub enum KinematicsCommand {
@@ -77,7 +76,12 @@ pub(super) fn kinematics(cmd: KinematicsCommand) -> Result<()> {
             let q: [f64; ARM_DOF] = std::array::from_fn(|i| joints[i]);
             kin.within_limits(&q).context("--joints")?;
             let report = pose_report(&joints, &kin.forward(&q));
-            if json { print_json(&report) } else { print_pose(&report); Ok(()) }
+            if json {
+                print_json(&report)
+            } else {
+                print_pose(&report);
+                Ok(())
+            }
         }
         KinematicsCommand::Ik { pose, json } => {
             if let Some((i, v)) = pose.iter().enumerate().find(|(_, v)| !v.is_finite()) {
@@ -90,11 +94,14 @@ pub(super) fn kinematics(cmd: KinematicsCommand) -> Result<()> {
                 n => bail!("--pose needs x,y,z or x,y,z,yaw or x,y,z,qx,qy,qz,qw; got {n} values"),
             };
             let target = Isometry3::from_parts(Translation3::new(pose[0], pose[1], pose[2]), rotation);
-            let q = kin
-                .inverse(&target, &[0.0, 0.0, 0.12, 0.0, 0.0, 0.0])
-                .with_context(|| format!("no joint solution for pose {pose:?}"))?;
+            let q = kin.inverse(&target, &[0.0, 0.0, 0.12, 0.0, 0.0, 0.0]).with_context(|| format!("no joint solution for pose {pose:?}"))?;
             let report = pose_report(&q, &kin.forward(&q));
-            if json { print_json(&report) } else { print_pose(&report); Ok(()) }
+            if json {
+                print_json(&report)
+            } else {
+                print_pose(&report);
+                Ok(())
+            }
         }
     }
 }

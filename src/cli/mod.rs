@@ -54,7 +54,6 @@ pub enum Command {
     View(ViewArgs),
 }
 
-
 /// Which task, from its built-in config or a config file.
 #[derive(Args, Debug, Clone)]
 pub struct TaskArgs {
@@ -115,6 +114,7 @@ pub enum BuiltinPolicy {
 
 pub use crate::rl::Algo;
 
+pub use crate::bench::{BenchEnvReport, DemoReport, run_demo};
 pub use bench::{BenchCommand, BenchEnvArgs, BenchSuiteArgs, BenchTrainArgs, BenchTrainReport};
 pub use demos::{DemosCommand, DemosRecordArgs};
 pub use episodes::{DemoArgs, RolloutArgs, RolloutReport, run_rollout};
@@ -122,7 +122,6 @@ pub use kinematics::KinematicsCommand;
 pub use train::{EvalArgs, ReplayArgs, TrainArgs};
 #[cfg(feature = "viz")]
 pub use view::ViewArgs;
-pub use crate::bench::{BenchEnvReport, DemoReport, run_demo};
 
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
@@ -153,7 +152,5 @@ pub(crate) fn print_json<T: Serialize>(value: &T) -> Result<()> {
 }
 
 pub(crate) fn read_config_file(path: &Option<PathBuf>) -> Result<Option<(String, String)>> {
-    path.as_ref()
-        .map(|p| Ok((std::fs::read_to_string(p).with_context(|| format!("{}", p.display()))?, p.display().to_string())))
-        .transpose()
+    path.as_ref().map(|p| Ok((std::fs::read_to_string(p).with_context(|| format!("{}", p.display()))?, p.display().to_string()))).transpose()
 }

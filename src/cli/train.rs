@@ -6,14 +6,14 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde::Serialize;
 
+use super::*;
 use crate::env::Env;
-use crate::rng::episode_seed;
 use crate::policy;
 use crate::rl::sac;
-use indicatif::{ProgressBar, ProgressStyle};
+use crate::rng::episode_seed;
 use crate::sim::physics::GraspMode;
 use crate::task::TaskConfig;
-use super::*;
+use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
@@ -132,9 +132,7 @@ pub(super) fn train(args: &TrainArgs) -> Result<()> {
 
     let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(args.steps) };
     bar.set_style(
-        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} steps {per_sec} | {msg}")
-            .expect("valid template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} steps {per_sec} | {msg}").expect("valid template").progress_chars("=> "),
     );
     let mut last_train = String::new();
     let mut last_eval = String::new();
@@ -192,12 +190,19 @@ pub(super) fn train(args: &TrainArgs) -> Result<()> {
     } else {
         println!(
             "trained {} on {} for {} env steps in {:.1} s ({:.0} env steps/s, {} updates)",
-            algo, outcome.task.task, outcome.env_steps, outcome.wall_s, outcome.env_steps as f64 / outcome.wall_s, outcome.updates
+            algo,
+            outcome.task.task,
+            outcome.env_steps,
+            outcome.wall_s,
+            outcome.env_steps as f64 / outcome.wall_s,
+            outcome.updates
         );
     }
     println!(
         "evaluation ({} episodes): success {:.1} %, mean final tip error {:.2} mm",
-        final_eval.episodes, final_eval.success_rate * 100.0, final_eval.mean_final_error_mm
+        final_eval.episodes,
+        final_eval.success_rate * 100.0,
+        final_eval.mean_final_error_mm
     );
     print_task_metrics(&final_eval, &outcome.task);
     println!("policy written to {}", out.display());
@@ -307,7 +312,13 @@ pub(super) fn replay(args: &ReplayArgs) -> Result<()> {
     match &args.out {
         Some(path) => {
             policy::write_atomic(path, json.as_bytes()).with_context(|| format!("{}", path.display()))?;
-            println!("episode seed {}: success {}, final tip error {:.3} mm; trajectory written to {}", args.seed, traj.success, traj.final_tip_error_mm, path.display());
+            println!(
+                "episode seed {}: success {}, final tip error {:.3} mm; trajectory written to {}",
+                args.seed,
+                traj.success,
+                traj.final_tip_error_mm,
+                path.display()
+            );
         }
         None => print!("{json}"),
     }

@@ -109,7 +109,9 @@ impl Demonstrations {
         if self.grasp_mode() != task.physics.grasp {
             return bad("task_config.physics.grasp", format!("\"{}\"", self.grasp_mode()), format!("\"{}\" (--grasp)", task.physics.grasp));
         }
-        for (field, file, want) in [("observation_dim", self.observation_dim, obs_dim), ("goal_dim", self.goal_dim, goal_dim), ("action_dim", self.action_dim, ACTION_DIM)] {
+        for (field, file, want) in
+            [("observation_dim", self.observation_dim, obs_dim), ("goal_dim", self.goal_dim, goal_dim), ("action_dim", self.action_dim, ACTION_DIM)]
+        {
             if file != want {
                 return bad(field, file.to_string(), want.to_string());
             }
@@ -147,12 +149,8 @@ impl Demonstrations {
         let steps: usize = self.episodes.iter().map(|e| e.steps.len()).sum();
         // Steps until the first success, read from the recorded rewards
         // (0 once the goal is reached, in the sparse reward).
-        let to_success: Vec<usize> = self
-            .episodes
-            .iter()
-            .filter(|e| e.success)
-            .filter_map(|e| e.steps.iter().position(|s| s.reward == 0.0).map(|t| t + 1))
-            .collect();
+        let to_success: Vec<usize> =
+            self.episodes.iter().filter(|e| e.success).filter_map(|e| e.steps.iter().position(|s| s.reward == 0.0).map(|t| t + 1)).collect();
         DemoSummary {
             task: self.task.clone(),
             grasp: self.task_config.physics.grasp.to_string(),
@@ -197,7 +195,11 @@ impl Demonstrations {
         }
         for (i, ep) in demos.episodes.iter().enumerate() {
             for (t, s) in ep.steps.iter().enumerate() {
-                if s.action.len() != demos.action_dim || s.observation.len() != demos.observation_dim || s.desired_goal.len() != demos.goal_dim || s.achieved_goal.len() != demos.goal_dim {
+                if s.action.len() != demos.action_dim
+                    || s.observation.len() != demos.observation_dim
+                    || s.desired_goal.len() != demos.goal_dim
+                    || s.achieved_goal.len() != demos.goal_dim
+                {
                     return Err(bad(format!("episode {i} step {t}: lengths do not match the file's dimensions")));
                 }
                 if let Some(v) = s.action.iter().find(|v| !(v.is_finite() && v.abs() <= 1.0)) {

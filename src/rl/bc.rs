@@ -125,7 +125,15 @@ impl TrainedBc {
 }
 
 /// Clones `demos` into an actor for `task` with `updates` gradient updates.
-pub fn train(task: &TaskConfig, config: BcConfig, demos: &DemoBuffer, updates: u64, seed: u64, threads: usize, on_progress: &mut dyn FnMut(&Progress)) -> Result<TrainedBc> {
+pub fn train(
+    task: &TaskConfig,
+    config: BcConfig,
+    demos: &DemoBuffer,
+    updates: u64,
+    seed: u64,
+    threads: usize,
+    on_progress: &mut dyn FnMut(&Progress),
+) -> Result<TrainedBc> {
     config.validate("BC config")?;
     if demos.is_empty() {
         return Err(crate::Error::Invalid("behaviour cloning needs at least one successful demonstration episode".into()));
@@ -161,7 +169,16 @@ pub fn train(task: &TaskConfig, config: BcConfig, demos: &DemoBuffer, updates: u
         ev.updates = Some(done);
         curve.push(ev.clone());
         let (train_success_rate, train_final_error_mm) = (f64::NAN, f64::NAN);
-        on_progress(&Progress { env_steps: 0, total_steps: 0, wall_s: ev.wall_s, train_success_rate, train_final_error_mm, evaluation: Some(ev), policy: Some(policy), learner: None });
+        on_progress(&Progress {
+            env_steps: 0,
+            total_steps: 0,
+            wall_s: ev.wall_s,
+            train_success_rate,
+            train_final_error_mm,
+            evaluation: Some(ev),
+            policy: Some(policy),
+            learner: None,
+        });
         Ok(())
     };
     for update in 0..updates {

@@ -46,15 +46,7 @@ impl HerBuffer {
     /// `capacity` is in transitions; the buffer keeps that many / T episodes.
     pub fn new(obs_dim: usize, goal_dim: usize, action_dim: usize, horizon: usize, capacity: usize) -> Self {
         assert!(horizon > 0);
-        Self {
-            obs_dim,
-            goal_dim,
-            action_dim,
-            horizon,
-            capacity: (capacity / horizon).max(1),
-            episodes: Vec::new(),
-            next: 0,
-        }
+        Self { obs_dim, goal_dim, action_dim, horizon, capacity: (capacity / horizon).max(1), episodes: Vec::new(), next: 0 }
     }
 
     /// Stored transitions.
@@ -101,11 +93,8 @@ impl HerBuffer {
     /// Reads what [`Self::to_bytes`] wrote; `None` if the bytes are not such a buffer.
     pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
         let body = bytes.strip_prefix(b"GLHER001")?;
-        let word = |i: usize| -> Option<usize> {
-            Some(u64::from_le_bytes(body.get(i * 8..i * 8 + 8)?.try_into().ok()?) as usize)
-        };
-        let [obs_dim, goal_dim, action_dim, horizon, capacity, count, next] =
-            [word(0)?, word(1)?, word(2)?, word(3)?, word(4)?, word(5)?, word(6)?];
+        let word = |i: usize| -> Option<usize> { Some(u64::from_le_bytes(body.get(i * 8..i * 8 + 8)?.try_into().ok()?) as usize) };
+        let [obs_dim, goal_dim, action_dim, horizon, capacity, count, next] = [word(0)?, word(1)?, word(2)?, word(3)?, word(4)?, word(5)?, word(6)?];
         let t = horizon;
         let sizes = [(t + 1) * obs_dim, (t + 1) * goal_dim, t * goal_dim, t * action_dim];
         let per_episode: usize = sizes.iter().sum();
@@ -116,12 +105,7 @@ impl HerBuffer {
         let mut values = floats.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap()));
         let mut take = |n: usize| -> Vec<f32> { values.by_ref().take(n).collect() };
         let episodes = (0..count)
-            .map(|_| Episode {
-                observations: take(sizes[0]),
-                achieved_goals: take(sizes[1]),
-                desired_goals: take(sizes[2]),
-                actions: take(sizes[3]),
-            })
+            .map(|_| Episode { observations: take(sizes[0]), achieved_goals: take(sizes[1]), desired_goals: take(sizes[2]), actions: take(sizes[3]) })
             .collect();
         Some(Self { obs_dim, goal_dim, action_dim, horizon, capacity, episodes, next })
     }
@@ -160,7 +144,15 @@ impl Batch {
 
 /// Appends `n` HER-relabelled transitions drawn uniformly from `episodes`
 /// (each of any length: its own number of actions) to `b`.
-fn sample_into(b: &mut Batch, episodes: &[Episode], n: usize, future_p: f64, rng: &mut Rng, reward: &dyn Fn(&[f32], &[f32]) -> f32, (od, gd, ad): (usize, usize, usize)) {
+fn sample_into(
+    b: &mut Batch,
+    episodes: &[Episode],
+    n: usize,
+    future_p: f64,
+    rng: &mut Rng,
+    reward: &dyn Fn(&[f32], &[f32]) -> f32,
+    (od, gd, ad): (usize, usize, usize),
+) {
     for _ in 0..n {
         let ep = &episodes[rng.random_range(0..episodes.len())];
         let t_max = ep.actions.len() / ad;

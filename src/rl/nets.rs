@@ -176,9 +176,7 @@ pub fn init_parameters<M: Module>(module: M, rng: &mut crate::rng::Rng) -> M {
                     self.fan_in = dims[0];
                 }
                 let bound = 1.0 / (self.fan_in.max(1) as f32).sqrt();
-                let data: Vec<f32> = (0..shape.num_elements())
-                    .map(|_| rand::RngExt::random_range(&mut *self.rng, -bound..bound))
-                    .collect();
+                let data: Vec<f32> = (0..shape.num_elements()).map(|_| rand::RngExt::random_range(&mut *self.rng, -bound..bound)).collect();
                 let require_grad = t.is_require_grad();
                 Tensor::from_data(TensorData::new(data, shape), &device).set_require_grad(require_grad)
             })

@@ -47,10 +47,7 @@ impl RunningNormalizer {
     }
 
     pub fn std(&self) -> Vec<f64> {
-        self.m2
-            .iter()
-            .map(|&m2| if self.count > 0.0 { (m2 / self.count).sqrt().max(self.min_std) } else { 1.0 })
-            .collect()
+        self.m2.iter().map(|&m2| if self.count > 0.0 { (m2 / self.count).sqrt().max(self.min_std) } else { 1.0 }).collect()
     }
 
     /// Normalises `rows` in place: (x − mean) / std, clipped.

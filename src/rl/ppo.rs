@@ -16,15 +16,15 @@ use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use rand::seq::SliceRandom;
 
+use super::checkpoint::Checkpointing;
 use super::nets::{Mlp, MlpConfig, init_parameters, parameters, tensor, values};
 use super::normalizer::RunningNormalizer;
-use super::checkpoint::Checkpointing;
 use super::sac::{Evaluation, Progress, record_evaluation};
-use serde::{Deserialize, Serialize};
 use super::{GoalPolicy, PolicyNet, standard_normal, stream};
 use crate::env::{ACTION_DIM, VecEnv};
 use crate::error::Result;
 use crate::task::{Observation, TaskConfig};
+use serde::{Deserialize, Serialize};
 
 /// Every hyper-parameter of PPO, with its default.
 #[derive(Config, Debug, PartialEq)]
@@ -101,7 +101,15 @@ impl PpoConfig {
 
     pub fn validate(&self, origin: &str) -> Result<()> {
         let bad = |m: String| Err(crate::Error::Config { origin: origin.into(), message: m });
-        for (name, v) in [("envs", self.envs), ("rollout_steps", self.rollout_steps), ("hidden", self.hidden), ("minibatches", self.minibatches), ("update_epochs", self.update_epochs), ("eval_interval", self.eval_interval), ("eval_episodes", self.eval_episodes)] {
+        for (name, v) in [
+            ("envs", self.envs),
+            ("rollout_steps", self.rollout_steps),
+            ("hidden", self.hidden),
+            ("minibatches", self.minibatches),
+            ("update_epochs", self.update_epochs),
+            ("eval_interval", self.eval_interval),
+            ("eval_episodes", self.eval_episodes),
+        ] {
             if v == 0 {
                 return bad(format!("{name} = 0 must be at least 1"));
             }
@@ -231,14 +239,7 @@ struct PpoState {
 const PPO_FORMAT: &str = "gesture-lab-ppo-checkpoint-1";
 
 /// Trains PPO on `task` for `total_steps` env steps.
-pub fn train(
-    task: &TaskConfig,
-    config: PpoConfig,
-    total_steps: u64,
-    seed: u64,
-    threads: usize,
-    on_progress: &mut dyn FnMut(&Progress),
-) -> Result<TrainedPpo> {
+pub fn train(task: &TaskConfig, config: PpoConfig, total_steps: u64, seed: u64, threads: usize, on_progress: &mut dyn FnMut(&Progress)) -> Result<TrainedPpo> {
     train_with_checkpoints(task, config, total_steps, seed, threads, None, on_progress)
 }
 
@@ -265,9 +266,7 @@ pub fn train_with_checkpoints(
     let mut agent = init_parameters(ActorCritic::new(input, &config, &device), &mut init_rng);
     // The log-std is a parameter, not a weight: back to its configured start.
     agent.actor.log_std = Param::from_tensor(Tensor::<1>::from_floats([config.init_log_std as f32; ACTION_DIM], &device));
-    let adam = AdamConfig::new()
-        .with_epsilon(1e-5)
-        .with_grad_clipping(Some(GradientClippingConfig::Norm(config.max_grad_norm as f32)));
+    let adam = AdamConfig::new().with_epsilon(1e-5).with_grad_clipping(Some(GradientClippingConfig::Norm(config.max_grad_norm as f32)));
     let mut optimizer = adam.init();
     let mut normalizer = RunningNormalizer::new(input, config.obs_clip as f32);
     // Running variance of discounted returns, for reward scaling.
@@ -417,9 +416,7 @@ pub fn train_with_checkpoints(
             order.shuffle(&mut stream(seed, 12, rollout * config.update_epochs as u64 + epoch as u64));
             for chunk in order.chunks(mb) {
                 let n = chunk.len();
-                let gather = |src: &[f32], width: usize| -> Vec<f32> {
-                    chunk.iter().flat_map(|&j| src[j * width..(j + 1) * width].iter().copied()).collect()
-                };
+                let gather = |src: &[f32], width: usize| -> Vec<f32> { chunk.iter().flat_map(|&j| src[j * width..(j + 1) * width].iter().copied()).collect() };
                 let mut adv = gather(&advantages, 1);
                 if config.norm_adv && n > 1 {
                     let mean = adv.iter().sum::<f32>() / n as f32;

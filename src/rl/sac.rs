@@ -167,7 +167,14 @@ impl SacHerConfig {
         if !(self.bc_weight.is_finite() && self.bc_weight >= 0.0) {
             return bad(format!("bc_weight = {} must be >= 0", self.bc_weight));
         }
-        for (name, v) in [("actor_lr", self.actor_lr), ("critic_lr", self.critic_lr), ("alpha_lr", self.alpha_lr), ("initial_alpha", self.initial_alpha), ("updates_per_step", self.updates_per_step), ("obs_clip", self.obs_clip)] {
+        for (name, v) in [
+            ("actor_lr", self.actor_lr),
+            ("critic_lr", self.critic_lr),
+            ("alpha_lr", self.alpha_lr),
+            ("initial_alpha", self.initial_alpha),
+            ("updates_per_step", self.updates_per_step),
+            ("obs_clip", self.obs_clip),
+        ] {
             if !(v.is_finite() && v > 0.0) {
                 return bad(format!("{name} = {v} must be > 0"));
             }
@@ -278,7 +285,16 @@ pub fn record_evaluation(
     ev.env_steps = env_steps;
     ev.wall_s = wall_s;
     curve.push(ev.clone());
-    on_progress(&Progress { env_steps, total_steps, wall_s, train_success_rate: f64::NAN, train_final_error_mm: f64::NAN, evaluation: Some(ev), policy: Some(policy.clone()), learner: None });
+    on_progress(&Progress {
+        env_steps,
+        total_steps,
+        wall_s,
+        train_success_rate: f64::NAN,
+        train_final_error_mm: f64::NAN,
+        evaluation: Some(ev),
+        policy: Some(policy.clone()),
+        learner: None,
+    });
     Ok(())
 }
 
@@ -582,7 +598,14 @@ struct ActorStep<'a> {
 }
 
 impl ActorStep<'_> {
-    fn run(&self, actor: &mut Actor, actor_opt: &mut ModuleOptimizer, temperature: &mut Temperature, alpha_opt: &mut ModuleOptimizer, b: ActorBatch) -> ActorResult {
+    fn run(
+        &self,
+        actor: &mut Actor,
+        actor_opt: &mut ModuleOptimizer,
+        temperature: &mut Temperature,
+        alpha_opt: &mut ModuleOptimizer,
+        b: ActorBatch,
+    ) -> ActorResult {
         let c = self.config;
         let (pi_action, log_prob) = actor.sample(b.x.clone(), b.noise);
         let (q1_pi, q2_pi) = self.judge.forward(b.x.clone(), pi_action);
@@ -670,14 +693,7 @@ pub struct RunState {
 }
 
 /// Trains SAC+HER on `task` for `total_steps` env steps.
-pub fn train(
-    task: &TaskConfig,
-    config: SacHerConfig,
-    total_steps: u64,
-    seed: u64,
-    threads: usize,
-    on_progress: &mut dyn FnMut(&Progress),
-) -> Result<Trained> {
+pub fn train(task: &TaskConfig, config: SacHerConfig, total_steps: u64, seed: u64, threads: usize, on_progress: &mut dyn FnMut(&Progress)) -> Result<Trained> {
     train_with_checkpoints(task, config, total_steps, seed, threads, None, None, on_progress)
 }
 
@@ -696,9 +712,7 @@ pub fn train_with_checkpoints(
 ) -> Result<Trained> {
     config.validate("SAC+HER config")?;
     if task.episode.terminate_on_success {
-        return Err(crate::Error::Invalid(
-            "SAC+HER replays whole fixed-length episodes: set episode.terminate_on_success = false".into(),
-        ));
+        return Err(crate::Error::Invalid("SAC+HER replays whole fixed-length episodes: set episode.terminate_on_success = false".into()));
     }
     let start = std::time::Instant::now();
     let mut venv = VecEnv::new(task, config.envs, seed, threads)?;
@@ -844,9 +858,5 @@ fn run_pending_updates(venv: &VecEnv, learner: &mut SacHer, run: &mut RunState, 
 
 /// A new episode record that starts from `first`.
 fn fresh_episode(first: &crate::task::Observation) -> Episode {
-    Episode {
-        observations: first.observation.clone(),
-        achieved_goals: first.achieved_goal.clone(),
-        ..Episode::default()
-    }
+    Episode { observations: first.observation.clone(), achieved_goals: first.achieved_goal.clone(), ..Episode::default() }
 }

@@ -6,10 +6,7 @@ use rapier3d::na::{Isometry3, Quaternion, Translation3, UnitQuaternion, Vector3}
 pub fn to_pose(iso: &Isometry3<f64>) -> Pose {
     let t = iso.translation.vector;
     let q = iso.rotation.quaternion();
-    Pose::from_parts(
-        Vector::new(t.x as f32, t.y as f32, t.z as f32),
-        Rotation::from_xyzw(q.i as f32, q.j as f32, q.k as f32, q.w as f32).normalize(),
-    )
+    Pose::from_parts(Vector::new(t.x as f32, t.y as f32, t.z as f32), Rotation::from_xyzw(q.i as f32, q.j as f32, q.k as f32, q.w as f32).normalize())
 }
 
 pub fn from_pose(pose: &Pose) -> Isometry3<f64> {

@@ -24,18 +24,9 @@ pub enum JointKind {
 #[serde(tag = "shape", rename_all = "lowercase", deny_unknown_fields)]
 pub enum LinkShape {
     /// An axis-aligned box.
-    Box {
-        half_extents: [f64; 3],
-        center: [f64; 3],
-        mass: f64,
-    },
+    Box { half_extents: [f64; 3], center: [f64; 3], mass: f64 },
     /// A cylinder along the link frame's z axis.
-    Cylinder {
-        radius: f64,
-        half_length: f64,
-        center: [f64; 3],
-        mass: f64,
-    },
+    Cylinder { radius: f64, half_length: f64, center: [f64; 3], mass: f64 },
 }
 
 impl LinkShape {
@@ -194,8 +185,7 @@ impl RobotDescription {
 
     /// The dVRK PSM.
     pub fn psm() -> Self {
-        Self::from_toml_str(PSM_TOML, "assets/robots/psm.toml")
-            .expect("the shipped PSM description is valid")
+        Self::from_toml_str(PSM_TOML, "assets/robots/psm.toml").expect("the shipped PSM description is valid")
     }
 
     pub fn load(path: &Path) -> Result<Self> {
@@ -204,36 +194,23 @@ impl RobotDescription {
     }
 
     pub fn from_toml_str(text: &str, origin: &str) -> Result<Self> {
-        let desc: RobotDescription = toml::from_str(text).map_err(|e| Error::Config {
-            origin: origin.to_string(),
-            message: e.to_string(),
-        })?;
+        let desc: RobotDescription = toml::from_str(text).map_err(|e| Error::Config { origin: origin.to_string(), message: e.to_string() })?;
         desc.validate(origin)?;
         Ok(desc)
     }
 
     fn validate(&self, origin: &str) -> Result<()> {
-        let bad = |message: String| Error::Config {
-            origin: origin.to_string(),
-            message,
-        };
+        let bad = |message: String| Error::Config { origin: origin.to_string(), message };
         if self.joints.len() != 6 {
-            return Err(bad(format!(
-                "joints: the PSM needs 6 DH joints, found {}",
-                self.joints.len()
-            )));
+            return Err(bad(format!("joints: the PSM needs 6 DH joints, found {}", self.joints.len())));
         }
-        let links = self
-            .joints
-            .iter()
-            .map(|j| (&j.name, j.limits, j.armature, j.servo, &j.link))
-            .chain(std::iter::once((
-                &self.jaw.name,
-                self.jaw.limits,
-                self.jaw.armature,
-                self.jaw.blade_servo(),
-                &self.jaw.link,
-            )));
+        let links = self.joints.iter().map(|j| (&j.name, j.limits, j.armature, j.servo, &j.link)).chain(std::iter::once((
+            &self.jaw.name,
+            self.jaw.limits,
+            self.jaw.armature,
+            self.jaw.blade_servo(),
+            &self.jaw.link,
+        )));
         if !(self.jaw.friction.is_finite() && self.jaw.friction >= 0.0) {
             return Err(bad(format!("jaw.friction = {} must be >= 0", self.jaw.friction)));
         }
@@ -247,20 +224,13 @@ impl RobotDescription {
                 }
             }
             if !(limits[0].is_finite() && limits[1].is_finite() && limits[0] < limits[1]) {
-                return Err(bad(format!(
-                    "joint `{name}`: limits {limits:?} must be finite with lower < upper"
-                )));
+                return Err(bad(format!("joint `{name}`: limits {limits:?} must be finite with lower < upper")));
             }
             if !(armature.is_finite() && armature >= 0.0) {
-                return Err(bad(format!(
-                    "joint `{name}`: armature {armature} must be >= 0"
-                )));
+                return Err(bad(format!("joint `{name}`: armature {armature} must be >= 0")));
             }
             if !(link.mass().is_finite() && link.mass() > 0.0) {
-                return Err(bad(format!(
-                    "joint `{name}`: link mass {} must be > 0",
-                    link.mass()
-                )));
+                return Err(bad(format!("joint `{name}`: link mass {} must be > 0", link.mass())));
             }
         }
         Ok(())

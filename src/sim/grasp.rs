@@ -171,11 +171,7 @@ impl Grasping {
             Some((_, sum)) if self.window_s > 0.0 => [sum[0] / self.window_s, sum[1] / self.window_s],
             _ => blade_squeeze(world, psm, object),
         };
-        Hold {
-            blade_squeeze_n,
-            grasped: blade_squeeze_n.iter().all(|&f| f >= self.threshold_n),
-            welded: self.welded() == Some(object),
-        }
+        Hold { blade_squeeze_n, grasped: blade_squeeze_n.iter().all(|&f| f >= self.threshold_n), welded: self.welded() == Some(object) }
     }
 
     /// The assisted grasp after a physics step (nothing in friction mode).
@@ -219,11 +215,7 @@ impl Grasping {
                 let wrist_pose = from_pose(world.bodies[wrist].position());
                 let object_pose = from_pose(world.bodies[object].position());
                 let wrist_from_object: Isometry3<f64> = wrist_pose.inverse() * object_pose;
-                let joint = FixedJointBuilder::new()
-                    .local_frame1(to_pose(&wrist_from_object))
-                    .local_frame2(Pose::IDENTITY)
-                    .contacts_enabled(true)
-                    .build();
+                let joint = FixedJointBuilder::new().local_frame1(to_pose(&wrist_from_object)).local_frame2(Pose::IDENTITY).contacts_enabled(true).build();
                 let handle = world.impulse_joints.insert(wrist, object, joint, true);
                 self.weld = Some((handle, object));
                 return;

@@ -18,14 +18,9 @@ pub type ArmJoints = [f64; ARM_DOF];
 
 /// Modified-DH transform: Rx(alpha) · Tx(a) · Rz(theta) · Tz(d).
 pub fn dh_transform(alpha: f64, a: f64, theta: f64, d: f64) -> Isometry3<f64> {
-    Isometry3::from_parts(
-        Translation3::identity(),
-        UnitQuaternion::from_axis_angle(&Vector3::x_axis(), alpha),
-    ) * Isometry3::translation(a, 0.0, 0.0)
-        * Isometry3::from_parts(
-            Translation3::new(0.0, 0.0, d),
-            UnitQuaternion::from_axis_angle(&Vector3::z_axis(), theta),
-        )
+    Isometry3::from_parts(Translation3::identity(), UnitQuaternion::from_axis_angle(&Vector3::x_axis(), alpha))
+        * Isometry3::translation(a, 0.0, 0.0)
+        * Isometry3::from_parts(Translation3::new(0.0, 0.0, d), UnitQuaternion::from_axis_angle(&Vector3::z_axis(), theta))
 }
 
 /// Why inverse kinematics found no joint solution.
@@ -34,12 +29,7 @@ pub enum IkError {
     #[error("pose is not finite")]
     NotFinite,
     #[error("pose needs joint `{joint}` at {value:.4}, outside its limits [{lower:.4}, {upper:.4}]")]
-    OutsideLimits {
-        joint: String,
-        value: f64,
-        lower: f64,
-        upper: f64,
-    },
+    OutsideLimits { joint: String, value: f64, lower: f64, upper: f64 },
     #[error("no solution within {residual_m:.2e} m / {residual_rad:.2e} rad of the pose")]
     NoSolution { residual_m: f64, residual_rad: f64 },
 }
@@ -112,12 +102,7 @@ impl PsmKinematics {
         for i in 0..ARM_DOF {
             let [lo, hi] = self.limits[i];
             if !(q[i] >= lo - 1e-9 && q[i] <= hi + 1e-9) {
-                return Err(IkError::OutsideLimits {
-                    joint: self.names[i].clone(),
-                    value: q[i],
-                    lower: lo,
-                    upper: hi,
-                });
+                return Err(IkError::OutsideLimits { joint: self.names[i].clone(), value: q[i], lower: lo, upper: hi });
             }
         }
         Ok(())
@@ -168,14 +153,7 @@ impl PsmKinematics {
     }
 
     /// Joints for one wrist branch, given the wrist link direction `x5`.
-    fn solve_branch(
-        &self,
-        p: &Vector3<f64>,
-        x5: &Vector3<f64>,
-        z6: &Vector3<f64>,
-        x6: &Vector3<f64>,
-        seed: &ArmJoints,
-    ) -> ArmJoints {
+    fn solve_branch(&self, p: &Vector3<f64>, x5: &Vector3<f64>, z6: &Vector3<f64>, x6: &Vector3<f64>, seed: &ArmJoints) -> ArmJoints {
         let wrist = p - self.a[5] * x5;
         let reach = wrist.norm();
         let u = wrist / reach.max(1e-12);
@@ -359,9 +337,7 @@ mod tests {
     #[test]
     fn inverse_recovers_forward_over_a_joint_grid() {
         let k = kin();
-        let steps = |lo: f64, hi: f64, n: usize| -> Vec<f64> {
-            (0..n).map(|i| lo + (hi - lo) * i as f64 / (n - 1) as f64).collect()
-        };
+        let steps = |lo: f64, hi: f64, n: usize| -> Vec<f64> { (0..n).map(|i| lo + (hi - lo) * i as f64 / (n - 1) as f64).collect() };
         let shrink = |i: usize| {
             let [lo, hi] = k.limits[i];
             let m = 0.02 * (hi - lo);
@@ -379,9 +355,7 @@ mod tests {
                             for &q6 in &steps(shrink(5).0, shrink(5).1, 5) {
                                 let q = [q1, q2, q3, q4, q5, q6];
                                 let target = k.forward(&q);
-                                let sol = k
-                                    .inverse(&target, &seed)
-                                    .unwrap_or_else(|e| panic!("IK failed for {q:?}: {e}"));
+                                let sol = k.inverse(&target, &seed).unwrap_or_else(|e| panic!("IK failed for {q:?}: {e}"));
                                 let (dp, dr) = k.pose_error(&target, &sol);
                                 worst_mm = worst_mm.max(dp * 1e3);
                                 assert!(dp < 1e-5, "q {q:?}: position error {dp} m");
@@ -401,10 +375,7 @@ mod tests {
     fn inverse_rejects_unreachable_and_nan_poses() {
         let k = kin();
         let far = Isometry3::from_parts(Translation3::new(0.0, 0.0, -1.0), tool_down_rotation(0.0));
-        assert!(matches!(
-            k.inverse(&far, &[0.0; 6]),
-            Err(IkError::OutsideLimits { .. }) | Err(IkError::NoSolution { .. })
-        ));
+        assert!(matches!(k.inverse(&far, &[0.0; 6]), Err(IkError::OutsideLimits { .. }) | Err(IkError::NoSolution { .. })));
         let nan = Isometry3::from_parts(Translation3::new(f64::NAN, 0.0, -0.1), tool_down_rotation(0.0));
         assert_eq!(k.inverse(&nan, &[0.0; 6]), Err(IkError::NotFinite));
     }

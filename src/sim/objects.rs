@@ -34,11 +34,7 @@ fn add_sphere_row(world: &mut PhysicsWorld, body: RigidBodyHandle, a: Vector3<f6
     let n = ((b - a).norm() / spacing).ceil().max(1.0) as usize;
     for i in 0..=n {
         let p = a + (b - a) * (i as f64 / n as f64);
-        let collider = ColliderBuilder::ball(radius as f32)
-            .translation(to_vector(&p))
-            .density(0.0)
-            .friction(friction as f32)
-            .collision_groups(sphere_groups());
+        let collider = ColliderBuilder::ball(radius as f32).translation(to_vector(&p)).density(0.0).friction(friction as f32).collision_groups(sphere_groups());
         world.colliders.insert_with_parent(collider, body, &mut world.bodies);
     }
 }
@@ -51,9 +47,7 @@ pub fn add_gauze(world: &mut PhysicsWorld, pose: &Isometry3<f64>, half_extents: 
     let body = world.bodies.insert(RigidBodyBuilder::dynamic().pose(to_pose(pose)).can_sleep(false).ccd_enabled(true));
     let h = to_vector(&half_extents);
     world.colliders.insert_with_parent(
-        ColliderBuilder::cuboid(h.x, h.y, h.z)
-            .density(material.density_kg_m3 as f32)
-            .collision_groups(InteractionGroups::none()),
+        ColliderBuilder::cuboid(h.x, h.y, h.z).density(material.density_kg_m3 as f32).collision_groups(InteractionGroups::none()),
         body,
         &mut world.bodies,
     );
@@ -108,13 +102,7 @@ impl RingBlock {
 
 /// Adds a ring block whose axis passes through `pose`'s origin at mid-height.
 /// Blocks other than the one being moved may sleep until touched.
-pub fn add_ring_block(
-    world: &mut PhysicsWorld,
-    pose: &Isometry3<f64>,
-    block: &RingBlock,
-    material: &ObjectMaterial,
-    can_sleep: bool,
-) -> RigidBodyHandle {
+pub fn add_ring_block(world: &mut PhysicsWorld, pose: &Isometry3<f64>, block: &RingBlock, material: &ObjectMaterial, can_sleep: bool) -> RigidBodyHandle {
     let body = world.bodies.insert(RigidBodyBuilder::dynamic().pose(to_pose(pose)).can_sleep(can_sleep).ccd_enabled(true));
     for k in 0..3 {
         let collider = ColliderBuilder::cuboid(block.wall_half_length() as f32, (block.height / 2.0) as f32, (block.wall / 2.0) as f32)

@@ -115,10 +115,7 @@ impl Default for PhysicsConfig {
 impl PhysicsConfig {
     /// An empty rapier world stepped with these settings.
     pub fn new_world(&self) -> rapier3d::prelude::PhysicsWorld {
-        let mut world = rapier3d::prelude::PhysicsWorld {
-            gravity: rapier3d::math::Vector::new(0.0, -self.gravity as f32, 0.0),
-            ..Default::default()
-        };
+        let mut world = rapier3d::prelude::PhysicsWorld { gravity: rapier3d::math::Vector::new(0.0, -self.gravity as f32, 0.0), ..Default::default() };
         world.integration_parameters.dt = self.dt as f32;
         let p = &mut world.integration_parameters;
         p.num_solver_iterations = self.solver_iterations;
@@ -137,12 +134,7 @@ impl PhysicsConfig {
     }
 
     pub fn validate(&self, origin: &str) -> Result<()> {
-        let bad = |message: String| {
-            Err(Error::Config {
-                origin: origin.to_string(),
-                message,
-            })
-        };
+        let bad = |message: String| Err(Error::Config { origin: origin.to_string(), message });
         if !(self.dt.is_finite() && self.dt > 0.0) {
             return bad(format!("physics.dt = {} must be a positive number of seconds", self.dt));
         }
@@ -174,10 +166,7 @@ impl PhysicsConfig {
             return bad(format!("physics.gravity = {} must be finite", self.gravity));
         }
         if !(self.gravity_compensation.is_finite() && (0.0..=2.0).contains(&self.gravity_compensation)) {
-            return bad(format!(
-                "physics.gravity_compensation = {} must be within [0, 2]",
-                self.gravity_compensation
-            ));
+            return bad(format!("physics.gravity_compensation = {} must be within [0, 2]", self.gravity_compensation));
         }
         Ok(())
     }

@@ -56,42 +56,24 @@ fn x_to_z() -> Isometry3<f64> {
 fn link_collider(shape: &LinkShape) -> ColliderBuilder {
     match shape {
         LinkShape::Box { half_extents: h, center: c, mass } => {
-            ColliderBuilder::cuboid(h[0] as f32, h[1] as f32, h[2] as f32)
-                .translation(Vector::new(c[0] as f32, c[1] as f32, c[2] as f32))
-                .mass(*mass as f32)
+            ColliderBuilder::cuboid(h[0] as f32, h[1] as f32, h[2] as f32).translation(Vector::new(c[0] as f32, c[1] as f32, c[2] as f32)).mass(*mass as f32)
         }
         LinkShape::Cylinder { radius, half_length, center: c, mass } => {
             // rapier's cylinder runs along y; the description's along z.
-            let pose = Isometry3::from_parts(
-                Vector3::new(c[0], c[1], c[2]).into(),
-                UnitQuaternion::from_axis_angle(&Vector3::x_axis(), std::f64::consts::FRAC_PI_2),
-            );
-            ColliderBuilder::cylinder(*half_length as f32, *radius as f32)
-                .position(to_pose(&pose))
-                .mass(*mass as f32)
+            let pose =
+                Isometry3::from_parts(Vector3::new(c[0], c[1], c[2]).into(), UnitQuaternion::from_axis_angle(&Vector3::x_axis(), std::f64::consts::FRAC_PI_2));
+            ColliderBuilder::cylinder(*half_length as f32, *radius as f32).position(to_pose(&pose)).mass(*mass as f32)
         }
     }
 }
 
 impl Psm {
     /// Adds the instrument to `world`, at joint configuration `q0`.
-    pub fn build(
-        world: &mut PhysicsWorld,
-        desc: &RobotDescription,
-        physics: &PhysicsConfig,
-        world_from_base: Isometry3<f64>,
-        q0: &Joints,
-    ) -> Self {
+    pub fn build(world: &mut PhysicsWorld, desc: &RobotDescription, physics: &PhysicsConfig, world_from_base: Isometry3<f64>, q0: &Joints) -> Self {
         let kinematics = PsmKinematics::new(desc);
-        let base = world
-            .bodies
-            .insert(RigidBodyBuilder::fixed().pose(to_pose(&world_from_base)));
+        let base = world.bodies.insert(RigidBodyBuilder::fixed().pose(to_pose(&world_from_base)));
         let gravity = physics.gravity * physics.gravity_compensation;
-        let groups = if physics.arm_contacts {
-            InteractionGroups::new(ARM_GROUP, SCENE_GROUP, InteractionTestMode::And)
-        } else {
-            InteractionGroups::none()
-        };
+        let groups = if physics.arm_contacts { InteractionGroups::new(ARM_GROUP, SCENE_GROUP, InteractionTestMode::And) } else { InteractionGroups::none() };
 
         // (parent index into `sim_bodies`, anchor on the parent, kind, shape, servo, limits, armature, friction)
         struct Spec {
@@ -178,10 +160,7 @@ impl Psm {
                 // Links overlap at their joints; contacts there would blow up.
                 .contacts_enabled(false)
                 .build();
-            let handle = world
-                .multibody_joints
-                .insert(sim_bodies[spec.parent], body, joint, true)
-                .expect("a tree of links is a valid multibody");
+            let handle = world.multibody_joints.insert(sim_bodies[spec.parent], body, joint, true).expect("a tree of links is a valid multibody");
             sim_bodies.push(body);
             frames.push(frame);
             joints.push(handle);
@@ -303,13 +282,7 @@ impl Psm {
             let target = targets[i].clamp(lo, hi);
             let s = &self.servos[i];
             let (mb, link) = world.multibody_joints.get_mut(self.joints[i]).unwrap();
-            mb.link_mut(link).unwrap().joint.data.set_motor(
-                self.axes[i],
-                target as f32,
-                velocities[i] as f32,
-                s.stiffness as f32,
-                s.damping as f32,
-            );
+            mb.link_mut(link).unwrap().joint.data.set_motor(self.axes[i], target as f32, velocities[i] as f32, s.stiffness as f32, s.damping as f32);
         }
     }
 

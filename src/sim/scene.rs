@@ -40,11 +40,7 @@ fn scene_groups() -> InteractionGroups {
 pub fn add_fixed_box(world: &mut PhysicsWorld, pose: &Isometry3<f64>, half_extents: Vector3<f64>) -> RigidBodyHandle {
     let body = world.bodies.insert(RigidBodyBuilder::fixed().pose(to_pose(pose)));
     let h = to_vector(&half_extents);
-    world.colliders.insert_with_parent(
-        ColliderBuilder::cuboid(h.x, h.y, h.z).collision_groups(scene_groups()),
-        body,
-        &mut world.bodies,
-    );
+    world.colliders.insert_with_parent(ColliderBuilder::cuboid(h.x, h.y, h.z).collision_groups(scene_groups()), body, &mut world.bodies);
     body
 }
 
@@ -73,9 +69,11 @@ pub fn add_soft_pad(world: &mut PhysicsWorld, pose: &Isometry3<f64>, half_extent
     let body = world.bodies.insert(RigidBodyBuilder::fixed().pose(to_pose(pose)));
     let h = to_vector(&half_extents);
     world.colliders.insert_with_parent(
-        ColliderBuilder::cuboid(h.x, h.y, h.z)
-            .friction(friction as f32)
-            .collision_groups(InteractionGroups::new(SCENE_GROUP, SCENE_GROUP, InteractionTestMode::And)),
+        ColliderBuilder::cuboid(h.x, h.y, h.z).friction(friction as f32).collision_groups(InteractionGroups::new(
+            SCENE_GROUP,
+            SCENE_GROUP,
+            InteractionTestMode::And,
+        )),
         body,
         &mut world.bodies,
     );
@@ -87,12 +85,8 @@ pub fn add_needle(world: &mut PhysicsWorld, pose: &Isometry3<f64>, shape: &Needl
     let body = world.bodies.insert(RigidBodyBuilder::fixed().pose(to_pose(pose)));
     let pts = shape.arc_points(NEEDLE_SEGMENTS);
     for w in pts.windows(2) {
-        let collider = ColliderBuilder::capsule_from_endpoints(
-            to_vector(&w[0].coords),
-            to_vector(&w[1].coords),
-            shape.wire_radius as f32,
-        )
-        .collision_groups(scene_groups());
+        let collider = ColliderBuilder::capsule_from_endpoints(to_vector(&w[0].coords), to_vector(&w[1].coords), shape.wire_radius as f32)
+            .collision_groups(scene_groups());
         world.colliders.insert_with_parent(collider, body, &mut world.bodies);
     }
     body
@@ -128,12 +122,7 @@ impl NeedleShape {
 /// The spheres overlap so that the chain's waist between two of them is
 /// 0.87 of the wire's radius. The body never sleeps, and sweeps its motion
 /// (CCD) so that a fast blade cannot push it through the tray.
-pub fn add_loose_needle(
-    world: &mut PhysicsWorld,
-    pose: &Isometry3<f64>,
-    shape: &NeedleShape,
-    material: &ObjectMaterial,
-) -> RigidBodyHandle {
+pub fn add_loose_needle(world: &mut PhysicsWorld, pose: &Isometry3<f64>, shape: &NeedleShape, material: &ObjectMaterial) -> RigidBodyHandle {
     let body = world.bodies.insert(RigidBodyBuilder::dynamic().pose(to_pose(pose)).can_sleep(false).ccd_enabled(true));
     let spheres = shape.sphere_count();
     let pts = shape.arc_points(spheres - 1);

@@ -15,9 +15,9 @@ use rapier3d::na::{Rotation3, Vector3};
 use rapier3d::prelude::PhysicsWorld;
 use serde::{Deserialize, Serialize};
 
-use crate::rng::Rng;
 use super::{ArmState, Observation, RewardMode, StartPose, Task, TaskConfig, TrackingMetrics, goal_distance};
 use crate::error::{Error, Result};
+use crate::rng::Rng;
 use crate::sim::scene::add_fixed_box;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,15 +145,7 @@ impl GestureTrace {
         config.only_tables(&["gesture_trace"])?;
         let params: GestureTraceConfig = config.table("gesture_trace")?;
         params.validate("task config")?;
-        Ok(Self {
-            params,
-            config: config.clone(),
-            path: Path::default(),
-            steps: 0,
-            sum_sq_m2: 0.0,
-            max_m: 0.0,
-            tracked: 0,
-        })
+        Ok(Self { params, config: config.clone(), path: Path::default(), steps: 0, sum_sq_m2: 0.0, max_m: 0.0, tracked: 0 })
     }
 
     fn step_length(&self) -> f64 {
@@ -179,10 +171,12 @@ impl GestureTrace {
             PathFamily::Arc => {
                 let r = range(rng, p.arc_radius_m);
                 let span = range(rng, p.arc_span_deg).to_radians();
-                (0..=200).map(|i| {
-                    let t = -span / 2.0 + span * i as f64 / 200.0;
-                    Vector3::new(r * t.sin(), 0.0, r * (1.0 - t.cos()) - r / 2.0)
-                }).collect()
+                (0..=200)
+                    .map(|i| {
+                        let t = -span / 2.0 + span * i as f64 / 200.0;
+                        Vector3::new(r * t.sin(), 0.0, r * (1.0 - t.cos()) - r / 2.0)
+                    })
+                    .collect()
             }
             PathFamily::Line => {
                 let l = range(rng, p.line_length_m);
@@ -190,10 +184,12 @@ impl GestureTrace {
             }
             PathFamily::FigureEight => {
                 let a = range(rng, p.figure_eight_size_m);
-                (0..=400).map(|i| {
-                    let t = std::f64::consts::TAU * i as f64 / 400.0;
-                    Vector3::new(a * t.sin(), 0.0, a * t.sin() * t.cos())
-                }).collect()
+                (0..=400)
+                    .map(|i| {
+                        let t = std::f64::consts::TAU * i as f64 / 400.0;
+                        Vector3::new(a * t.sin(), 0.0, a * t.sin() * t.cos())
+                    })
+                    .collect()
             }
         };
         // A random heading, a random tilt of the plane, a random centre.
@@ -204,7 +200,8 @@ impl GestureTrace {
         } else {
             Rotation3::identity()
         };
-        let centre = Vector3::from_fn(|k, _| if p.centre_min[k] < p.centre_max[k] { rng.random_range(p.centre_min[k]..p.centre_max[k]) } else { p.centre_min[k] });
+        let centre =
+            Vector3::from_fn(|k, _| if p.centre_min[k] < p.centre_max[k] { rng.random_range(p.centre_min[k]..p.centre_max[k]) } else { p.centre_min[k] });
         let world: Vec<Vector3<f64>> = poly.iter().map(|v| centre + tilt * (heading * v)).collect();
         Path::from_polyline(family, &world, 400)
     }

@@ -11,10 +11,10 @@ pub mod perturb;
 pub mod pick_place;
 pub mod pose_reach;
 
+use rand::RngExt;
 use rapier3d::na::{Isometry3, Vector3};
 use rapier3d::prelude::{PhysicsWorld, RigidBodyHandle};
 use serde::{Deserialize, Serialize};
-use rand::RngExt;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -83,10 +83,10 @@ pub const TASKS: &[TaskInfo] = &[
 ];
 
 pub fn task_info(name: &str) -> Result<&'static TaskInfo> {
-    TASKS.iter().find(|t| t.name == name).ok_or_else(|| Error::UnknownTask {
-        name: name.to_string(),
-        known: TASKS.iter().map(|t| t.name).collect::<Vec<_>>().join(", "),
-    })
+    TASKS
+        .iter()
+        .find(|t| t.name == name)
+        .ok_or_else(|| Error::UnknownTask { name: name.to_string(), known: TASKS.iter().map(|t| t.name).collect::<Vec<_>>().join(", ") })
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -202,21 +202,13 @@ impl TaskConfig {
     }
 
     pub fn from_toml_str(text: &str, origin: &str) -> Result<Self> {
-        let config: TaskConfig = toml::from_str(text).map_err(|e| Error::Config {
-            origin: origin.to_string(),
-            message: e.to_string(),
-        })?;
+        let config: TaskConfig = toml::from_str(text).map_err(|e| Error::Config { origin: origin.to_string(), message: e.to_string() })?;
         config.validate(origin)?;
         Ok(config)
     }
 
     pub fn validate(&self, origin: &str) -> Result<()> {
-        let bad = |message: String| {
-            Err(Error::Config {
-                origin: origin.to_string(),
-                message,
-            })
-        };
+        let bad = |message: String| Err(Error::Config { origin: origin.to_string(), message });
         task_info(&self.task)?;
         self.physics.validate(origin)?;
         self.perturb.validate(origin)?;
@@ -228,11 +220,7 @@ impl TaskConfig {
             return bad(format!("episode.success_tolerance_m = {} must be > 0", e.success_tolerance_m));
         }
         let c = &self.control;
-        for (field, v) in [
-            ("control.max_step_m", c.max_step_m),
-            ("control.max_yaw_step_deg", c.max_yaw_step_deg),
-            ("control.yaw_limit_deg", c.yaw_limit_deg),
-        ] {
+        for (field, v) in [("control.max_step_m", c.max_step_m), ("control.max_yaw_step_deg", c.max_yaw_step_deg), ("control.yaw_limit_deg", c.yaw_limit_deg)] {
             if !(v.is_finite() && v > 0.0) {
                 return bad(format!("{field} = {v} must be > 0"));
             }
@@ -245,10 +233,7 @@ impl TaskConfig {
         if c.action_history > MAX_ACTION_HISTORY {
             return bad(format!("control.action_history = {} is more than {MAX_ACTION_HISTORY}", c.action_history));
         }
-        let boxes = [
-            ("control.workspace", c.workspace_min, c.workspace_max),
-            ("start.tip", self.start.tip_min, self.start.tip_max),
-        ];
+        let boxes = [("control.workspace", c.workspace_min, c.workspace_max), ("start.tip", self.start.tip_min, self.start.tip_max)];
         for (field, lo, hi) in boxes {
             for k in 0..3 {
                 if !(lo[k].is_finite() && hi[k].is_finite() && lo[k] <= hi[k]) {
@@ -277,10 +262,7 @@ impl TaskConfig {
     /// Task table `name` parsed into the task's config type; an error names the table and field.
     pub fn table<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<T> {
         let bad = |message: String| Error::Config { origin: "task config".into(), message };
-        let value = self
-            .tables
-            .get(name)
-            .ok_or_else(|| bad(format!("task `{}` needs a [{name}] table", self.task)))?;
+        let value = self.tables.get(name).ok_or_else(|| bad(format!("task `{}` needs a [{name}] table", self.task)))?;
         value.clone().try_into().map_err(|e: toml::de::Error| bad(format!("[{name}]: {}", e.message())))
     }
 

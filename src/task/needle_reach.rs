@@ -9,9 +9,9 @@ use rapier3d::na::{Isometry3, Vector3};
 use rapier3d::prelude::PhysicsWorld;
 use serde::{Deserialize, Serialize};
 
-use crate::rng::Rng;
 use super::{ArmState, Observation, StartPose, Task, TaskConfig, flat_pose, point_goal_reached, point_goal_reward};
 use crate::error::{Error, Result};
+use crate::rng::Rng;
 use crate::sim::scene::{NeedleShape, add_fixed_box, add_needle};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -28,11 +28,9 @@ impl NeedleReachConfig {
     pub fn validate(&self, origin: &str) -> Result<()> {
         let bad = |message: String| Err(Error::Config { origin: origin.to_string(), message });
         let n = &self.needle;
-        for (field, v) in [
-            ("needle_reach.needle.arc_radius", n.arc_radius),
-            ("needle_reach.needle.arc_deg", n.arc_deg),
-            ("needle_reach.needle.wire_radius", n.wire_radius),
-        ] {
+        for (field, v) in
+            [("needle_reach.needle.arc_radius", n.arc_radius), ("needle_reach.needle.arc_deg", n.arc_deg), ("needle_reach.needle.wire_radius", n.wire_radius)]
+        {
             if !(v.is_finite() && v > 0.0) {
                 return bad(format!("{field} = {v} must be > 0"));
             }
@@ -66,12 +64,7 @@ impl NeedleReach {
     pub fn with_scene(config: &TaskConfig) -> Result<Self> {
         let params: NeedleReachConfig = config.table("needle_reach")?;
         params.validate("task config")?;
-        Ok(Self {
-            config: config.clone(),
-            params,
-            goal: Vector3::zeros(),
-            needle_pose: Isometry3::identity(),
-        })
+        Ok(Self { config: config.clone(), params, goal: Vector3::zeros(), needle_pose: Isometry3::identity() })
     }
 
     pub fn goal(&self) -> Vector3<f64> {
@@ -116,11 +109,7 @@ impl Task for NeedleReach {
         observation.extend(state.tip_velocity.iter().map(|&v| v as f32));
         observation.push(state.yaw as f32);
         observation.extend(state.joints.iter().map(|&v| v as f32));
-        Observation {
-            observation,
-            achieved_goal: state.tip.iter().map(|&v| v as f32).collect(),
-            desired_goal: self.goal.iter().map(|&v| v as f32).collect(),
-        }
+        Observation { observation, achieved_goal: state.tip.iter().map(|&v| v as f32).collect(), desired_goal: self.goal.iter().map(|&v| v as f32).collect() }
     }
 
     fn compute_reward(&self, achieved: &[f32], desired: &[f32]) -> f32 {

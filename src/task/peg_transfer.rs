@@ -80,11 +80,7 @@ impl PegTransferConfig {
         )?;
         check_half_extents(&[("peg_transfer.board_half_extents", self.board_half_extents)])?;
         if b.play(self.peg_radius) <= 0.0 {
-            return bad(format!(
-                "peg_transfer.block: a hole of inradius {} m does not fit a peg of radius {} m",
-                b.outer_inradius - b.wall,
-                self.peg_radius
-            ));
+            return bad(format!("peg_transfer.block: a hole of inradius {} m does not fit a peg of radius {} m", b.outer_inradius - b.wall, self.peg_radius));
         }
         if self.grasp_below_top_m >= b.height {
             return bad(format!("peg_transfer.grasp_below_top_m = {} must be less than the block's height {}", self.grasp_below_top_m, b.height));
@@ -154,10 +150,8 @@ impl PickScene for PegScene {
         for (k, &peg) in far[..p.blocks].iter().enumerate() {
             let [x, z] = p.far_pegs[peg];
             let turn = if yaw > 0.0 { rng.random_range(-yaw..yaw) } else { 0.0 };
-            let pose = Isometry3::from_parts(
-                rapier3d::na::Translation3::new(x, p.seated_height(), z),
-                UnitQuaternion::from_axis_angle(&Vector3::y_axis(), turn),
-            );
+            let pose =
+                Isometry3::from_parts(rapier3d::na::Translation3::new(x, p.seated_height(), z), UnitQuaternion::from_axis_angle(&Vector3::y_axis(), turn));
             // The other blocks may sleep until touched: they cost nothing at rest.
             let body = add_ring_block(world, &pose, &p.block, &p.block_material, k > 0);
             moved.get_or_insert(body);

@@ -10,10 +10,10 @@ use rapier3d::na::Vector3;
 use rapier3d::prelude::PhysicsWorld;
 use serde::{Deserialize, Serialize};
 
-use crate::rng::Rng;
 use super::needle_reach::NeedleReach;
 use super::{ArmState, Observation, RewardMode, StartPose, Task, TaskConfig};
 use crate::error::{Error, Result};
+use crate::rng::Rng;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -14,9 +14,7 @@ struct CameraMsaa(bool);
 
 impl Plugin for OrbitCameraPlugin {
     fn build(&self, app: &mut App) {
-        app.insert_resource(CameraMsaa(self.msaa))
-            .add_systems(Startup, spawn_camera)
-            .add_systems(Update, ((orbit, apply_orbit).chain(), centre_beside_panel));
+        app.insert_resource(CameraMsaa(self.msaa)).add_systems(Startup, spawn_camera).add_systems(Update, ((orbit, apply_orbit).chain(), centre_beside_panel));
     }
 }
 

@@ -133,8 +133,7 @@ pub fn run_viewer(options: ViewerOptions) -> anyhow::Result<()> {
     if options.max_fps > 0.0 {
         // Not winit's reactive mode: egui asks for a redraw whenever its
         // text changes, which is every frame here.
-        app.insert_resource(FrameCap { period: std::time::Duration::from_secs_f64(1.0 / options.max_fps), last: None })
-            .add_systems(Last, cap_frame_rate);
+        app.insert_resource(FrameCap { period: std::time::Duration::from_secs_f64(1.0 / options.max_fps), last: None }).add_systems(Last, cap_frame_rate);
     }
     app.add_plugins((bevy_egui::EguiPlugin::default(), ui::UiPlugin));
     if let Some(training) = training {

@@ -115,22 +115,18 @@ fn rebuild_episode(
             _ => dark.clone(),
         };
         let (mesh, local) = match shape {
-            LinkShape::Box { half_extents: h, center: c, .. } => (
-                meshes.add(Cuboid::new(2.0 * h[0] as f32, 2.0 * h[1] as f32, 2.0 * h[2] as f32)),
-                Transform::from_xyz(c[0] as f32, c[1] as f32, c[2] as f32),
-            ),
+            LinkShape::Box { half_extents: h, center: c, .. } => {
+                (meshes.add(Cuboid::new(2.0 * h[0] as f32, 2.0 * h[1] as f32, 2.0 * h[2] as f32)), Transform::from_xyz(c[0] as f32, c[1] as f32, c[2] as f32))
+            }
             // Along the link's z; bevy's cylinder runs along y.
             LinkShape::Cylinder { radius, half_length, center: c, .. } => (
                 meshes.add(Cylinder::new(*radius as f32, 2.0 * *half_length as f32)),
-                Transform::from_xyz(c[0] as f32, c[1] as f32, c[2] as f32)
-                    .with_rotation(Quat::from_rotation_x(std::f32::consts::FRAC_PI_2)),
+                Transform::from_xyz(c[0] as f32, c[1] as f32, c[2] as f32).with_rotation(Quat::from_rotation_x(std::f32::consts::FRAC_PI_2)),
             ),
         };
-        commands
-            .spawn((EpisodeEntity, BodyPose(handle), transform_from_pose(world.bodies[handle].position()), Visibility::default()))
-            .with_children(|p| {
-                p.spawn((Mesh3d(mesh), MeshMaterial3d(mat), local));
-            });
+        commands.spawn((EpisodeEntity, BodyPose(handle), transform_from_pose(world.bodies[handle].position()), Visibility::default())).with_children(|p| {
+            p.spawn((Mesh3d(mesh), MeshMaterial3d(mat), local));
+        });
     }
 
     // Scene objects: every collider not on the instrument.
@@ -147,15 +143,20 @@ fn rebuild_episode(
         let (mesh, mat, local) = match collider.shape().as_typed_shape() {
             TypedShape::Cuboid(c) => {
                 let h = c.half_extents;
-                let mat = if loose { object.clone() } else if h.y > 0.002 { tray.clone() } else { pad.clone() };
+                let mat = if loose {
+                    object.clone()
+                } else if h.y > 0.002 {
+                    tray.clone()
+                } else {
+                    pad.clone()
+                };
                 (meshes.add(Cuboid::new(2.0 * h.x, 2.0 * h.y, 2.0 * h.z)), mat, Transform::IDENTITY)
             }
             TypedShape::Capsule(c) => {
                 let (a, b) = (c.segment.a, c.segment.b);
                 let (a, b) = (Vec3::new(a.x, a.y, a.z), Vec3::new(b.x, b.y, b.z));
                 let axis = b - a;
-                let local = Transform::from_translation((a + b) / 2.0)
-                    .with_rotation(Quat::from_rotation_arc(Vec3::Y, axis.normalize_or(Vec3::Y)));
+                let local = Transform::from_translation((a + b) / 2.0).with_rotation(Quat::from_rotation_arc(Vec3::Y, axis.normalize_or(Vec3::Y)));
                 // Drawn 3× thicker than simulated so that a 0.5 mm wire shows up.
                 (meshes.add(Capsule3d::new(3.0 * c.radius, axis.length())), needle.clone(), local)
             }
@@ -171,11 +172,9 @@ fn rebuild_episode(
             // A loose object: drawn under its body, which follows the simulation.
             Some(body) => {
                 let in_body = collider.position_wrt_parent().map_or(Transform::IDENTITY, transform_from_pose);
-                commands
-                    .spawn((EpisodeEntity, BodyPose(body), transform_from_pose(world.bodies[body].position()), Visibility::default()))
-                    .with_children(|p| {
-                        p.spawn((Mesh3d(mesh), MeshMaterial3d(mat), in_body * local));
-                    });
+                commands.spawn((EpisodeEntity, BodyPose(body), transform_from_pose(world.bodies[body].position()), Visibility::default())).with_children(|p| {
+                    p.spawn((Mesh3d(mesh), MeshMaterial3d(mat), in_body * local));
+                });
             }
             None => {
                 commands.spawn((EpisodeEntity, Mesh3d(mesh), MeshMaterial3d(mat), transform_from_pose(collider.position()) * local));
@@ -272,10 +271,7 @@ fn draw_overlays(sim: Res<Sim>, mut gizmos: Gizmos) {
         Vec3::new(c.workspace_min[0] as f32, c.workspace_min[1] as f32, c.workspace_min[2] as f32),
         Vec3::new(c.workspace_max[0] as f32, c.workspace_max[1] as f32, c.workspace_max[2] as f32),
     );
-    gizmos.cube(
-        Transform::from_translation((lo + hi) / 2.0).with_scale(hi - lo),
-        Color::srgba(0.6, 0.7, 1.0, 0.25),
-    );
+    gizmos.cube(Transform::from_translation((lo + hi) / 2.0).with_scale(hi - lo), Color::srgba(0.6, 0.7, 1.0, 0.25));
 }
 
 #[cfg(test)]
@@ -321,7 +317,12 @@ mod tests {
         let env = sim.env();
         for (handle, t) in &after {
             let expected = transform_from_pose(env.world().bodies[*handle].position());
-            assert!(t.translation.distance(expected.translation) < 1e-6, "link {handle:?} drawn at {:?}, simulated at {:?}", t.translation, expected.translation);
+            assert!(
+                t.translation.distance(expected.translation) < 1e-6,
+                "link {handle:?} drawn at {:?}, simulated at {:?}",
+                t.translation,
+                expected.translation
+            );
             assert!(t.rotation.angle_between(expected.rotation) < 1e-5);
         }
         let moved = before.iter().zip(&after).map(|((_, a), (_, b))| a.translation.distance(b.translation)).fold(0.0f32, f32::max);

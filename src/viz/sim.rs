@@ -9,9 +9,9 @@ use bevy::prelude::*;
 
 use super::{Mode, ViewerOptions};
 use crate::env::{ACTION_DIM, Env, StepInfo};
-use crate::rng::episode_seed;
 use crate::policy::demos::{Demonstrations, EpisodeRecorder};
 use crate::rl::GoalPolicy;
+use crate::rng::episode_seed;
 use crate::task::Observation;
 
 /// Who chooses the actions.
@@ -20,7 +20,9 @@ pub enum Driver {
     Oracle,
     /// Live training: the snapshot playing now (none before the first
     /// evaluation: the arm holds still) and the env steps it was taken at.
-    Training { snapshot: Option<(Box<GoalPolicy>, u64)> },
+    Training {
+        snapshot: Option<(Box<GoalPolicy>, u64)>,
+    },
     /// The keyboard (see `teleop`): `Sim::teleop_action` each step.
     Teleop,
 }

@@ -22,16 +22,8 @@ impl Plugin for UiPlugin {
 
 /// Control steps per second offered by the speed menu (20 = real time);
 /// `f64::INFINITY` steps as fast as the frame's time budget allows.
-pub const SPEEDS: [(f64, &str); 8] = [
-    (5.0, "×0.25"),
-    (10.0, "×0.5"),
-    (20.0, "×1 (real time)"),
-    (40.0, "×2"),
-    (80.0, "×4"),
-    (160.0, "×8"),
-    (320.0, "×16"),
-    (f64::INFINITY, "unlimited"),
-];
+pub const SPEEDS: [(f64, &str); 8] =
+    [(5.0, "×0.25"), (10.0, "×0.5"), (20.0, "×1 (real time)"), (40.0, "×2"), (80.0, "×4"), (160.0, "×8"), (320.0, "×16"), (f64::INFINITY, "unlimited")];
 
 /// Width of the side panel (logical pixels); the 3-D view is centred beside it.
 pub const PANEL_WIDTH: f32 = 340.0;
@@ -59,11 +51,7 @@ fn panel(
     let seed_value = *fields.seed.get_or_insert(sim.seed);
     let mut switch_to: Option<ViewerOptions> = None;
     // egui 0.36 shows panels inside a Ui: one spanning the window, in the background layer.
-    let mut window_ui = egui::Ui::new(
-        ctx.clone(),
-        "window".into(),
-        egui::UiBuilder::new().layer_id(egui::LayerId::background()).max_rect(ctx.viewport_rect()),
-    );
+    let mut window_ui = egui::Ui::new(ctx.clone(), "window".into(), egui::UiBuilder::new().layer_id(egui::LayerId::background()).max_rect(ctx.viewport_rect()));
     egui::Panel::left("gesture-lab").resizable(false).exact_size(PANEL_WIDTH).show(&mut window_ui, |ui| {
       // Scrolls when the window is too short for everything.
       egui::ScrollArea::vertical().show(ui, |ui| {
@@ -155,7 +143,13 @@ fn counters(ui: &mut egui::Ui, sim: &Sim) {
         }
         if let Some(g) = sim.last.as_ref().and_then(|l| l.grasp.as_ref()) {
             ui.label(format!("grasp ({})", g.mode));
-            let state = if g.welded { "held (welded)" } else if g.grasped { "held" } else { "free" };
+            let state = if g.welded {
+                "held (welded)"
+            } else if g.grasped {
+                "held"
+            } else {
+                "free"
+            };
             ui.colored_label(if g.grasped || g.welded { GREEN } else { egui::Color32::GRAY }, format!("{state}, grip {:.0} mN", g.grip_force_n * 1e3));
             ui.end_row();
         }
@@ -265,7 +259,8 @@ fn controls(ui: &mut egui::Ui, sim: &mut Sim, seed_value: u64, fields: &mut Fiel
     });
     ui.horizontal(|ui| {
         ui.label("speed");
-        let current = SPEEDS.iter().find(|(s, _)| *s == sim.steps_per_second).map_or_else(|| format!("{} steps/s", sim.steps_per_second), |(_, n)| n.to_string());
+        let current =
+            SPEEDS.iter().find(|(s, _)| *s == sim.steps_per_second).map_or_else(|| format!("{} steps/s", sim.steps_per_second), |(_, n)| n.to_string());
         egui::ComboBox::from_id_salt("speed").selected_text(current).show_ui(ui, |ui| {
             for (value, name) in SPEEDS {
                 ui.selectable_value(&mut sim.steps_per_second, value, name);
