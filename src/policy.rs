@@ -65,7 +65,12 @@ pub struct Manifest {
     pub seed: u64,
     pub env_steps: u64,
     pub wall_time_s: f64,
+    /// The evaluation of the weights in the bundle: the last one, or with
+    /// `train --keep best` the best one (its `env_steps` says when it was taken).
     pub evaluation: Evaluation,
+    /// Which weights the bundle keeps: "last" (the end of training) or "best".
+    #[serde(default = "last_weights")]
+    pub kept: String,
     pub weights_file: String,
     pub weights_bytes: u64,
     pub weights_sha256: String,
@@ -78,6 +83,11 @@ pub struct RunInfo {
     pub env_steps: u64,
     pub wall_time_s: f64,
     pub evaluation: Evaluation,
+    pub kept: String,
+}
+
+fn last_weights() -> String {
+    "last".into()
 }
 
 impl Manifest {
@@ -109,6 +119,7 @@ impl Manifest {
             env_steps: run.env_steps,
             wall_time_s: run.wall_time_s,
             evaluation: run.evaluation,
+            kept: run.kept,
             weights_file: String::new(),
             weights_bytes: 0,
             weights_sha256: String::new(),
@@ -209,17 +220,30 @@ pub fn save(dir: &Path, mut manifest: Manifest, actor: &PolicyNet, curve: &[Eval
 /// Writes a finished training run (of `config`'s algorithm) as a bundle in `dir`.
 pub fn save_trained(dir: &Path, trained: &crate::rl::TrainOutcome, config: &crate::rl::AlgoConfig, seed: u64) -> crate::Result<()> {
     let evaluation = trained.curve.last().cloned().expect("training ends with an evaluation");
-    let run = RunInfo { seed, env_steps: trained.env_steps, wall_time_s: trained.wall_s, evaluation };
+    save_trained_weights(dir, trained, config, seed, &trained.policy(), (evaluation, "last"))
+}
+
+/// [`save_trained`] with other weights of the same run (`train --keep best`):
+/// `policy`, whose evaluation was `evaluation`.
+pub fn save_trained_weights(
+    dir: &Path,
+    trained: &crate::rl::TrainOutcome,
+    config: &crate::rl::AlgoConfig,
+    seed: u64,
+    policy: &GoalPolicy,
+    (evaluation, kept): (Evaluation, &str),
+) -> crate::Result<()> {
+    let run = RunInfo { seed, env_steps: trained.env_steps, wall_time_s: trained.wall_s, evaluation, kept: kept.into() };
     let manifest = Manifest::new(
         &trained.task,
         trained.algo.name(),
         (trained.obs_dim, trained.goal_dim),
         config.hidden(),
-        trained.normalizer.clone(),
+        policy.normalizer.clone(),
         config.to_json(),
         run,
     );
-    save(dir, manifest, &trained.actor, &trained.curve)
+    save(dir, manifest, policy.actor(), &trained.curve)
 }
 
 /// A bundle checked and loaded.

@@ -118,6 +118,38 @@ fn demos_record_info_and_behaviour_cloning_from_the_command_line() {
     assert!(out.contains("50 gradient updates") && err.contains("5 episodes, 250 transitions"), "{out}\n{err}");
     let ev = json(&["eval", "--policy", bundle.to_str().unwrap(), "--episodes", "2", "--json"]);
     assert_eq!(ev["episodes"], 2);
+    let manifest = |dir: &std::path::Path| -> serde_json::Value { serde_json::from_str(&std::fs::read_to_string(dir.join("policy.json")).unwrap()).unwrap() };
+    assert_eq!(manifest(&bundle)["kept"], "last");
+
+    // --keep best: the bundle holds the weights of the best evaluation on the
+    // way, and evaluating them on the evaluation seeds gives that evaluation again.
+    let config = dir.join("bc.toml");
+    std::fs::write(&config, "eval_interval = 10\neval_episodes = 8\n").unwrap();
+    let best = dir.join("bc-best");
+    let args = ["train", "--task", "needle-reach", "--algo", "bc", "--demos", f, "--steps", "60", "--config", config.to_str().unwrap(), "--quiet"];
+    let (ok, out, err) = run(&[&args[..], &["--keep", "best", "--out", best.to_str().unwrap()]].concat());
+    assert!(ok && out.contains("kept the best evaluation's weights"), "{out}\n{err}");
+    let m = manifest(&best);
+    assert_eq!(m["kept"], "best");
+    let kept = &m["evaluation"];
+    // Every evaluation of the run (curve.csv: success rate, then error, to 4 decimals).
+    let curve: Vec<(f64, f64)> = std::fs::read_to_string(best.join("curve.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let v: Vec<f64> = l.split(',').map(|x| x.parse().unwrap()).collect();
+            (v[2], v[3])
+        })
+        .collect();
+    assert_eq!(curve.len(), 7, "evaluations at 0, 10, ..., 60 updates");
+    let top = curve.iter().map(|c| c.0).fold(0.0, f64::max);
+    let least_error = curve.iter().filter(|c| c.0 == top).map(|c| c.1).fold(f64::INFINITY, f64::min);
+    assert_eq!(kept["success_rate"].as_f64().unwrap(), top, "{kept}");
+    assert!((kept["mean_final_error_mm"].as_f64().unwrap() - least_error).abs() < 1e-4, "{kept} against {curve:?}");
+    let seed = gesture_lab::rl::sac::EVAL_SEED.to_string();
+    let again = json(&["eval", "--policy", best.to_str().unwrap(), "--episodes", "8", "--seed", &seed, "--json"]);
+    assert_eq!((&again["success_rate"], &again["mean_final_error_mm"]), (&kept["success_rate"], &kept["mean_final_error_mm"]), "{kept}");
 
     // Refusals, each naming what is wrong, before any work is done.
     let (ok, _, err) = run(&["train", "--task", "needle-reach", "--algo", "bc", "--steps", "50", "--out", bundle.to_str().unwrap()]);

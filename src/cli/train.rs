@@ -59,6 +59,18 @@ pub struct TrainArgs {
     /// No progress bar (for logs).
     #[arg(long)]
     pub quiet: bool,
+    /// Which weights the bundle keeps: those at the end of training, or
+    /// those of the best evaluation on the way (highest success, then lowest
+    /// error; the evaluation episodes' seeds are never trained on).
+    #[arg(long, value_enum, default_value = "last")]
+    pub keep: KeepWeights,
+}
+
+/// `train --keep`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeepWeights {
+    Last,
+    Best,
 }
 
 #[derive(Args, Debug)]
@@ -137,7 +149,14 @@ pub(super) fn train(args: &TrainArgs) -> Result<()> {
     let mut last_train = String::new();
     let mut last_eval = String::new();
     let mut last_learner = String::new();
+    let mut best: Option<(sac::Evaluation, crate::rl::GoalPolicy)> = None;
     let mut on_progress = |p: &sac::Progress| {
+        if let (Some(e), Some(policy)) = (&p.evaluation, &p.policy)
+            && args.keep == KeepWeights::Best
+            && best.as_ref().is_none_or(|(b, _)| (e.success_rate, -e.mean_final_error_mm) >= (b.success_rate, -b.mean_final_error_mm))
+        {
+            best = Some((e.clone(), policy.clone()));
+        }
         // BC takes no env steps: its bar counts gradient updates.
         bar.set_position(p.evaluation.as_ref().and_then(|e| e.updates).unwrap_or(p.env_steps));
         match &p.evaluation {
@@ -184,7 +203,10 @@ pub(super) fn train(args: &TrainArgs) -> Result<()> {
     bar.finish();
 
     let final_eval = outcome.curve.last().cloned().expect("training ends with an evaluation");
-    policy::save_trained(&out, &outcome, &config, args.seed)?;
+    match best {
+        Some((e, policy)) => policy::save_trained_weights(&out, &outcome, &config, args.seed, &policy, (e, "best"))?,
+        None => policy::save_trained(&out, &outcome, &config, args.seed)?,
+    }
     if outcome.env_steps == 0 {
         println!("trained {} on {} with {} gradient updates (no env steps) in {:.1} s", algo, outcome.task.task, outcome.updates, outcome.wall_s);
     } else {
@@ -205,6 +227,15 @@ pub(super) fn train(args: &TrainArgs) -> Result<()> {
         final_eval.mean_final_error_mm
     );
     print_task_metrics(&final_eval, &outcome.task);
+    if let Some(kept) = policy::load(&out, None).ok().filter(|_| args.keep == KeepWeights::Best) {
+        let e = &kept.manifest.evaluation;
+        println!(
+            "kept the best evaluation's weights: {} env steps, success {:.1} %, error {:.2} mm",
+            e.env_steps,
+            e.success_rate * 100.0,
+            e.mean_final_error_mm
+        );
+    }
     println!("policy written to {}", out.display());
     Ok(())
 }
