@@ -68,7 +68,13 @@ fn a_bundle_keeps_its_action_history() {
     let config = SacHerConfig::new().with_hidden(16).with_batch_size(32).with_random_steps(100).with_eval_interval(100_000).with_eval_episodes(2);
     let trained = sac::train(&task, config.clone(), 200, 3, 1, &mut |_| {}).unwrap();
     assert_eq!(trained.learner.obs_dim, Env::new(needle_reach(0)).unwrap().observation_dim() + ACTION_DIM);
-    let run = policy::RunInfo { seed: 3, env_steps: trained.env_steps, wall_time_s: trained.wall_s, evaluation: trained.curve.last().unwrap().clone() };
+    let run = policy::RunInfo {
+        seed: 3,
+        env_steps: trained.env_steps,
+        wall_time_s: trained.wall_s,
+        evaluation: trained.curve.last().unwrap().clone(),
+        kept: "last".into(),
+    };
     let dims = (trained.learner.obs_dim, trained.learner.goal_dim);
     let manifest = policy::Manifest::new(&task, "sac-her", dims, 16, trained.learner.normalizer.clone(), serde_json::to_value(&config).unwrap(), run);
     policy::save(&dir, manifest, &trained.learner.policy_actor(), &trained.curve).unwrap();

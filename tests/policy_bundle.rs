@@ -14,7 +14,13 @@ fn small_bundle(name: &str) -> PathBuf {
     let task = TaskConfig::builtin("needle-reach").unwrap();
     let config = SacHerConfig::new().with_hidden(16).with_batch_size(32).with_random_steps(100).with_eval_interval(100_000).with_eval_episodes(2);
     let trained = sac::train(&task, config.clone(), 200, 3, 1, &mut |_| {}).unwrap();
-    let run = policy::RunInfo { seed: 3, env_steps: trained.env_steps, wall_time_s: trained.wall_s, evaluation: trained.curve.last().unwrap().clone() };
+    let run = policy::RunInfo {
+        seed: 3,
+        env_steps: trained.env_steps,
+        wall_time_s: trained.wall_s,
+        evaluation: trained.curve.last().unwrap().clone(),
+        kept: "last".into(),
+    };
     let dims = (trained.learner.obs_dim, trained.learner.goal_dim);
     let hyper = serde_json::to_value(&config).unwrap();
     let manifest = policy::Manifest::new(&task, "sac-her", dims, 16, trained.learner.normalizer.clone(), hyper, run);
@@ -131,7 +137,13 @@ fn a_ppo_bundle_round_trips() {
     let config = PpoConfig::new().with_envs(2).with_rollout_steps(50).with_hidden(16).with_eval_interval(1_000_000).with_eval_episodes(2);
     let trained = ppo::train(&task, config.clone(), 200, 1, 1, &mut |_| {}).unwrap();
     let actor = PolicyNet::Gaussian(burn::module::Module::valid(&trained.agent.actor));
-    let run = policy::RunInfo { seed: 1, env_steps: trained.env_steps, wall_time_s: trained.wall_s, evaluation: trained.curve.last().unwrap().clone() };
+    let run = policy::RunInfo {
+        seed: 1,
+        env_steps: trained.env_steps,
+        wall_time_s: trained.wall_s,
+        evaluation: trained.curve.last().unwrap().clone(),
+        kept: "last".into(),
+    };
     let hyper = serde_json::to_value(&config).unwrap();
     let manifest = policy::Manifest::new(&task, "ppo", (trained.obs_dim, trained.goal_dim), 16, trained.normalizer.clone(), hyper, run);
     policy::save(&dir, manifest, &actor, &trained.curve).unwrap();
