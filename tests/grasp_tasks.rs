@@ -286,3 +286,35 @@ fn impossible_grasp_task_configs_are_refused_by_field() {
     let e = c.validate("test.toml").unwrap_err().to_string();
     assert!(e.contains("gauze_retreive") || e.contains("[gauze_retrieve]"), "{e}");
 }
+
+/// The last observation number is the oracle's yaw error: the wrist turn to
+/// the grip within the yaw limits. Until the object is held the oracle's yaw
+/// action is that turn in steps, so the two agree at every such step, and
+/// the turn never leads past a limit.
+#[test]
+fn the_observation_carries_the_turn_to_the_grip_within_the_yaw_limits() {
+    for task in ["needle-pick", "gauze-retrieve", "peg-transfer"] {
+        let mut env = Env::new(config(task, GraspMode::Friction)).unwrap();
+        let c = env.config().control.clone();
+        let (step, limit) = (c.max_yaw_step_deg.to_radians(), c.yaw_limit_deg.to_radians());
+        let mut turns_seen = 0;
+        for seed in 0..6 {
+            let mut obs = env.reset(seed).unwrap();
+            assert_eq!(obs.observation.len(), 41, "{task}");
+            // Until held (obs[32]): afterwards the oracle holds the wrist still.
+            for _ in 0..env.config().episode.steps - 1 {
+                if obs.observation[32] != 0.0 {
+                    break;
+                }
+                let (yaw, turn) = (obs.observation[6] as f64, obs.observation[40] as f64);
+                assert!((yaw + turn).abs() <= limit + 1e-5, "{task} seed {seed}: yaw {yaw} + turn {turn} passes the limit");
+                let action = env.oracle_action();
+                let expected = (turn / step).clamp(-1.0, 1.0);
+                assert!((action[3] as f64 - expected).abs() < 1e-4, "{task} seed {seed}: yaw action {} for a turn of {turn} rad", action[3]);
+                turns_seen += (turn.abs() > 0.05) as usize;
+                obs = env.step(&action).unwrap().observation;
+            }
+        }
+        assert!(turns_seen > 0, "{task}: the oracle turned the wrist somewhere");
+    }
+}
