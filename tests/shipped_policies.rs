@@ -34,3 +34,17 @@ fn shipped_gesture_trace_policy_traces_within_the_bar() {
     assert!(ev.success_rate >= 0.9, "success {}", ev.success_rate);
     assert!(ev.mean_tracking_rms_mm.unwrap() <= 2.0, "rms {:?}", ev.mean_tracking_rms_mm);
 }
+
+/// Learned from 100 oracle demonstrations (SAC+HER, friction grasp mode):
+/// the needle really picked up, carried to the goal and held there.
+#[test]
+fn shipped_needle_pick_policy_picks_the_needle_on_seeded_episodes() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/needle-pick");
+    let loaded = policy::load(&dir, Some("needle-pick")).unwrap();
+    assert_eq!(loaded.manifest.algorithm, "sac-her");
+    assert_eq!(loaded.manifest.task_config.physics.grasp, gesture_lab::sim::physics::GraspMode::Friction);
+    let ev = evaluate(&loaded.policy, &loaded.manifest.task_config, 50, 2024, 0).unwrap();
+    assert!(ev.success_rate >= 0.9, "success {}", ev.success_rate);
+    assert!(ev.held_at_end_rate.unwrap() >= 0.9, "held at the end {:?}", ev.held_at_end_rate);
+    assert!(ev.mean_final_error_mm < 5.0, "error {} mm", ev.mean_final_error_mm);
+}
