@@ -47,10 +47,7 @@ impl TrainingBudget {
 
     /// "sac-her" or "sac-her (no Q-filter)": how the report names the row.
     pub fn label(&self) -> String {
-        match &self.variant {
-            Some(v) => format!("{} ({v})", self.algo.name()),
-            None => self.algo.name().into(),
-        }
+        row_label(self.algo, self.variant.as_deref())
     }
 
     /// The row's curve PNG: task, algorithm and variant, in file-name characters.
@@ -65,6 +62,14 @@ impl TrainingBudget {
     pub fn algo_config(&self) -> Result<AlgoConfig> {
         let origin = format!("bench suite budget {} {}", self.task, self.label());
         Ok(AlgoConfig::new(self.algo, self.config.as_deref().map(|text| (text, origin.as_str())))?)
+    }
+}
+
+/// "sac-her", or "sac-her (no Q-filter)" for a variant.
+fn row_label(algo: Algo, variant: Option<&str>) -> String {
+    match variant {
+        Some(v) => format!("{} ({v})", algo.name()),
+        None => algo.name().into(),
     }
 }
 
@@ -270,10 +275,7 @@ pub struct TrainingResult {
 impl TrainingResult {
     /// "sac-her" or "sac-her (no Q-filter)", as the budget names it.
     pub fn label(&self) -> String {
-        match &self.variant {
-            Some(v) => format!("{} ({v})", self.algo.name()),
-            None => self.algo.name().into(),
-        }
+        row_label(self.algo, self.variant.as_deref())
     }
 }
 
