@@ -53,6 +53,10 @@ pub struct StepInfo {
     /// Contacts of the instrument's links other than the blades with the
     /// tray or the objects during this step (tasks with arm contacts).
     pub instrument_collisions: Collisions,
+    /// The action penalty taken off this step's reward (0 for tasks without
+    /// one): reward = task reward of (achieved, desired) − this, so a
+    /// relabelled goal's reward keeps it (HER, Gymnasium's `compute_reward`).
+    pub action_penalty: f32,
 }
 
 /// How the jaws hold an object, and where it is.
@@ -424,7 +428,8 @@ impl Env {
         let observation = self.task.observe(&true_state);
         let tip_error = if physics_fault { f64::NAN } else { self.task.tip_error(&true_state) };
         // Rewards, success and errors use the true state; the policy gets the sensed one.
-        let reward = self.task.compute_reward(&observation.achieved_goal, &observation.desired_goal) - self.task.action_penalty(&chosen, &self.previous_action);
+        let action_penalty = self.task.action_penalty(&chosen, &self.previous_action);
+        let reward = self.task.compute_reward(&observation.achieved_goal, &observation.desired_goal) - action_penalty;
         self.previous_action = chosen;
         if self.recent_actions.pop_back().is_some() {
             self.recent_actions.push_front(chosen);
@@ -456,6 +461,7 @@ impl Env {
                 tracking: self.task.tracking(),
                 grasp,
                 instrument_collisions: collisions,
+                action_penalty,
             },
         })
     }
@@ -471,9 +477,13 @@ impl Env {
     }
 }
 
-/// What `VecEnv::step` returns, one entry per env. An env whose episode
-/// ended was reset at once: its `observations` entry is the new episode's
-/// first observation and `final_observations` holds the last one.
+/// What `VecEnv::step` returns, one entry per env.
+///
+/// With [`AutoReset::SameStep`], an env whose episode ended was reset at
+/// once: its `observations` entry is the new episode's first observation and
+/// `final_observations` holds the last one. With [`AutoReset::NextStep`] its
+/// entry is the last observation, and the next `step` resets it instead of
+/// stepping it (`stepped` false, reward 0, no flags, a default info).
 #[derive(Clone, Debug, PartialEq)]
 pub struct VecStep {
     pub observations: Vec<Observation>,
@@ -482,6 +492,26 @@ pub struct VecStep {
     pub truncated: Vec<bool>,
     pub infos: Vec<StepInfo>,
     pub final_observations: Vec<Option<Observation>>,
+    /// Whether the env took a step (false: it was reset, `NextStep` only).
+    pub stepped: Vec<bool>,
+}
+
+/// When a `VecEnv` resets an env whose episode ended (Gymnasium's autoreset modes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AutoReset {
+    /// In the step that ended it (the trainers' mode, SB3's).
+    #[default]
+    SameStep,
+    /// In the following step, whose action for that env is ignored
+    /// (Gymnasium's default, and RLlib's).
+    NextStep,
+}
+
+/// One env's part of a `VecEnv` step.
+struct EnvStep {
+    step: Step,
+    final_observation: Option<Observation>,
+    stepped: bool,
 }
 
 /// N envs stepped in parallel on a rayon pool, with automatic reset.
@@ -491,6 +521,9 @@ pub struct VecEnv {
     episodes: Vec<u64>,
     seed: u64,
     pool: rayon::ThreadPool,
+    autoreset: AutoReset,
+    /// Envs whose episode ended in the last step and wait for their reset (`NextStep`).
+    awaiting_reset: Vec<bool>,
 }
 
 impl VecEnv {
@@ -501,7 +534,22 @@ impl VecEnv {
         }
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| Error::Invalid(format!("cannot start {threads} threads: {e}")))?;
         let envs = (0..num_envs).map(|_| Env::new(config.clone())).collect::<Result<Vec<_>>>()?;
-        Ok(Self { envs, episodes: vec![0; num_envs], seed, pool })
+        Ok(Self { envs, episodes: vec![0; num_envs], seed, pool, autoreset: AutoReset::SameStep, awaiting_reset: vec![false; num_envs] })
+    }
+
+    /// Chooses when envs whose episode ended are reset (from the next `step` on).
+    pub fn set_autoreset(&mut self, mode: AutoReset) {
+        self.autoreset = mode;
+    }
+
+    pub fn autoreset(&self) -> AutoReset {
+        self.autoreset
+    }
+
+    /// Starts a new seed sequence: env i's episodes are then those of `seed`.
+    pub fn reseed(&mut self, seed: u64) -> Result<Vec<Observation>> {
+        self.seed = seed;
+        self.reset()
     }
 
     pub fn num_envs(&self) -> usize {
@@ -539,6 +587,7 @@ impl VecEnv {
             return Err(Error::Invalid(format!("{} episode counters for {} envs", episodes.len(), self.envs.len())));
         }
         self.episodes.copy_from_slice(episodes);
+        self.awaiting_reset.fill(false);
         let seed = self.seed;
         let episodes = &self.episodes;
         let envs = &mut self.envs;
@@ -562,23 +611,37 @@ impl VecEnv {
         for (i, a) in actions.chunks(ACTION_DIM).enumerate() {
             validate_action(a).map_err(|e| Error::InvalidAction(format!("env {i}: {e}")))?;
         }
-        let seed = self.seed;
+        let (seed, autoreset) = (self.seed, self.autoreset);
         let envs = &mut self.envs;
         let episodes = &mut self.episodes;
-        let step_envs = || -> Vec<Result<(Step, Option<Observation>)>> {
+        let awaiting = &mut self.awaiting_reset;
+        let step_envs = || -> Vec<Result<EnvStep>> {
             envs.par_iter_mut()
                 .zip(episodes.par_iter_mut())
+                .zip(awaiting.par_iter_mut())
                 .zip(actions.par_chunks(ACTION_DIM))
                 .enumerate()
-                .map(|(i, ((env, episode), action))| {
-                    let mut step = env.step(action)?;
-                    let mut final_obs = None;
-                    if step.terminated || step.truncated {
+                .map(|(i, (((env, episode), awaiting), action))| {
+                    if *awaiting {
+                        *awaiting = false;
                         *episode += 1;
-                        let first = env.reset(episode_seed(seed, i, *episode))?;
-                        final_obs = Some(std::mem::replace(&mut step.observation, first));
+                        let observation = env.reset(episode_seed(seed, i, *episode))?;
+                        let step = Step { observation, reward: 0.0, terminated: false, truncated: false, info: StepInfo::default() };
+                        return Ok(EnvStep { step, final_observation: None, stepped: false });
                     }
-                    Ok((step, final_obs))
+                    let mut step = env.step(action)?;
+                    let mut final_observation = None;
+                    if step.terminated || step.truncated {
+                        match autoreset {
+                            AutoReset::SameStep => {
+                                *episode += 1;
+                                let first = env.reset(episode_seed(seed, i, *episode))?;
+                                final_observation = Some(std::mem::replace(&mut step.observation, first));
+                            }
+                            AutoReset::NextStep => *awaiting = true,
+                        }
+                    }
+                    Ok(EnvStep { step, final_observation, stepped: true })
                 })
                 .collect()
         };
@@ -590,15 +653,17 @@ impl VecEnv {
             truncated: Vec::with_capacity(n),
             infos: Vec::with_capacity(n),
             final_observations: Vec::with_capacity(n),
+            stepped: Vec::with_capacity(n),
         };
         for r in results {
-            let (step, final_obs) = r?;
+            let EnvStep { step, final_observation, stepped } = r?;
             out.observations.push(step.observation);
             out.rewards.push(step.reward);
             out.terminated.push(step.terminated);
             out.truncated.push(step.truncated);
             out.infos.push(step.info);
-            out.final_observations.push(final_obs);
+            out.final_observations.push(final_observation);
+            out.stepped.push(stepped);
         }
         Ok((out, work_result))
     }

@@ -15,3 +15,5 @@ pub mod task;
 pub mod viz;
 
 pub use error::{Error, Result};
+#[cfg(feature = "python")]
+pub mod python;

@@ -1,9 +1,9 @@
 //! The Gym-style API: spaces, determinism, vectorisation and bad input.
 
 use gesture_lab::Error;
-use gesture_lab::env::{ACTION_DIM, Env, VecEnv};
+use gesture_lab::env::{ACTION_DIM, AutoReset, Env, VecEnv};
 use gesture_lab::rng::rng_from_seed;
-use gesture_lab::task::TaskConfig;
+use gesture_lab::task::{TaskConfig, TaskSpec};
 use rand::RngExt;
 
 fn actions(seed: u64, n: usize) -> Vec<f32> {
@@ -82,6 +82,69 @@ fn vec_env_is_identical_on_one_and_two_threads() {
     let one = vec_run(1, 110);
     let two = vec_run(2, 110);
     assert_eq!(one, two);
+}
+
+/// Per env, the episodes as (observations, rewards) bits, ended by the
+/// step that terminated or truncated them.
+fn episodes_by_env(mode: AutoReset, steps: usize) -> Vec<Vec<Vec<u32>>> {
+    let mut config = TaskConfig::builtin("needle-reach").unwrap();
+    config.episode.steps = 7;
+    let mut venv = VecEnv::new(&config, 3, 11, 2).unwrap();
+    venv.set_autoreset(mode);
+    let bits = |o: &gesture_lab::task::Observation| o.flat().iter().map(|v| v.to_bits()).collect::<Vec<u32>>();
+    let mut episodes: Vec<Vec<Vec<u32>>> = venv.reset().unwrap().iter().map(|o| vec![bits(o)]).collect();
+    // Each env's actions follow its own steps, so both modes give it the same ones.
+    let mut env_steps = [0u64; 3];
+    for _ in 0..steps {
+        let acts: Vec<f32> = (0..3).flat_map(|i| actions(env_steps[i] * 3 + i as u64, 1)).collect();
+        let s = venv.step(&acts).unwrap();
+        for i in 0..3 {
+            env_steps[i] += s.stepped[i] as u64;
+            let current = episodes[i].last_mut().unwrap();
+            if !s.stepped[i] {
+                // Next-step autoreset: this call only reset env i.
+                assert_eq!(mode, AutoReset::NextStep);
+                assert!(s.rewards[i] == 0.0 && !s.terminated[i] && !s.truncated[i] && s.final_observations[i].is_none());
+                episodes[i].push(bits(&s.observations[i]));
+                continue;
+            }
+            let last = s.final_observations[i].as_ref().unwrap_or(&s.observations[i]);
+            current.extend(bits(last));
+            current.push(s.rewards[i].to_bits());
+            if s.final_observations[i].is_some() {
+                episodes[i].push(bits(&s.observations[i]));
+            }
+        }
+    }
+    episodes
+}
+
+#[test]
+fn next_step_autoreset_runs_the_same_episodes_one_call_later() {
+    // Same-step: 7 steps per episode; next-step: 7 steps and one reset call.
+    let same = episodes_by_env(AutoReset::SameStep, 21);
+    let next = episodes_by_env(AutoReset::NextStep, 24);
+    for (s, n) in same.iter().zip(&next) {
+        assert_eq!(s.len(), 4, "three whole episodes and a new one");
+        assert_eq!(&s[..3], &n[..3]);
+        assert_eq!(s[3], n[3], "the fourth episode starts the same");
+    }
+    assert_ne!(same[0][0], same[1][0], "the envs run different episodes");
+}
+
+#[test]
+fn config_overrides_merge_table_by_table_and_name_a_bad_key() {
+    let overrides = |text: &str| TaskSpec { task: Some("needle-reach".into()), overrides: Some(text.parse().unwrap()), ..Default::default() }.load();
+    let config = overrides("episode = { steps = 20 }\nphysics = { substeps = 6 }").unwrap();
+    let builtin = TaskConfig::builtin("needle-reach").unwrap();
+    assert_eq!((config.episode.steps, config.physics.substeps), (20, 6));
+    assert_eq!(config.episode.success_tolerance_m, builtin.episode.success_tolerance_m, "the rest of the table is kept");
+    let err = overrides("episode = { stepz = 20 }").unwrap_err().to_string();
+    assert!(err.contains("stepz") && err.contains("config overrides"), "{err}");
+    let err = overrides("episode = { steps = 0 }").unwrap_err().to_string();
+    assert!(err.contains("episode.steps = 0"), "{err}");
+    let err = overrides("episode = 3").unwrap_err().to_string();
+    assert!(err.contains("`episode` is a table"), "{err}");
 }
 
 #[test]

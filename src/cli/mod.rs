@@ -17,7 +17,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
 use crate::sim::physics::GraspMode;
-use crate::task::{TASKS, TaskConfig};
+use crate::task::{TASKS, TaskConfig, TaskSpec};
 
 #[derive(Parser, Debug)]
 #[command(name = "gesture-lab", version, about = "A simulated dVRK instrument that learns surgical gestures")]
@@ -80,27 +80,9 @@ pub fn parse_grasp_mode(s: &str) -> Result<GraspMode, String> {
 
 impl TaskArgs {
     pub fn load(&self) -> Result<TaskConfig> {
-        let mut config = self.load_unperturbed()?;
-        if let Some(spec) = &self.perturb {
-            config.perturb = config.perturb.with_overrides(spec)?;
-        }
-        if let Some(mode) = self.grasp {
-            config.physics.grasp = mode;
-        }
-        Ok(config)
-    }
-
-    fn load_unperturbed(&self) -> Result<TaskConfig> {
-        match (&self.task, &self.task_config) {
-            (_, None) => Ok(TaskConfig::builtin(self.task.as_deref().unwrap_or("needle-reach"))?),
-            (task, Some(path)) => {
-                let config = TaskConfig::load(path)?;
-                if let Some(task) = task.as_ref().filter(|t| **t != config.task) {
-                    bail!("--task {task} but {} configures task `{}`", path.display(), config.task);
-                }
-                Ok(config)
-            }
-        }
+        let spec =
+            TaskSpec { task: self.task.clone(), config_file: self.task_config.clone(), overrides: None, perturb: self.perturb.clone(), grasp: self.grasp };
+        Ok(spec.load()?)
     }
 }
 

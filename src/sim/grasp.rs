@@ -103,7 +103,10 @@ pub struct Hold {
 impl Hold {
     /// The grip: the force the weaker blade presses with (N).
     pub fn grip_force_n(&self) -> f64 {
-        self.blade_squeeze_n[0].min(self.blade_squeeze_n[1])
+        // `min` may return either zero of min(0.0, -0.0), and which one
+        // depends on the build's optimisation level; adding +0.0 makes a
+        // zero grip +0.0 in every build, so observations match bit for bit.
+        self.blade_squeeze_n[0].min(self.blade_squeeze_n[1]) + 0.0
     }
 }
 

@@ -16,12 +16,12 @@ use rapier3d::na::{Isometry3, Vector3};
 use rapier3d::prelude::{PhysicsWorld, RigidBodyHandle};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::rng::Rng;
 use crate::sim::grasp::Hold;
-use crate::sim::physics::PhysicsConfig;
+use crate::sim::physics::{GraspMode, PhysicsConfig};
 use crate::sim::psm::Joints;
 
 /// The longest action history an observation may carry.
@@ -280,6 +280,77 @@ impl TaskConfig {
             }),
         }
     }
+}
+
+/// A task config from its parts, as the CLI and the Python package take
+/// them: a built-in task or a config file, then overrides, perturbations
+/// and the grasp mode, each applied over the one before.
+#[derive(Clone, Debug, Default)]
+pub struct TaskSpec {
+    /// Task id; default needle-reach (or the file's task).
+    pub task: Option<String>,
+    /// A task config file (TOML) instead of the built-in one.
+    pub config_file: Option<PathBuf>,
+    /// Values merged into the config, table by table (`{episode = {steps = 100}}`).
+    pub overrides: Option<toml::Table>,
+    /// Perturbations, `key=value,...` (see [`perturb::PerturbConfig::with_overrides`]).
+    pub perturb: Option<String>,
+    /// Grasp mode of tasks with objects; default: the config's `physics.grasp`.
+    pub grasp: Option<GraspMode>,
+}
+
+impl TaskSpec {
+    pub fn load(&self) -> Result<TaskConfig> {
+        let mut config = match &self.config_file {
+            None => TaskConfig::builtin(self.task.as_deref().unwrap_or("needle-reach"))?,
+            Some(path) => {
+                let config = TaskConfig::load(path)?;
+                if let Some(task) = self.task.as_ref().filter(|t| **t != config.task) {
+                    return Err(Error::Invalid(format!("task {task} was asked but {} configures task `{}`", path.display(), config.task)));
+                }
+                config
+            }
+        };
+        if let Some(overrides) = &self.overrides {
+            config = config.with_overrides(overrides)?;
+        }
+        if let Some(spec) = &self.perturb {
+            config.perturb = config.perturb.with_overrides(spec)?;
+        }
+        if let Some(mode) = self.grasp {
+            config.physics.grasp = mode;
+        }
+        Ok(config)
+    }
+}
+
+impl TaskConfig {
+    /// This config with `overrides` merged in, table by table; the result is
+    /// validated, and an unknown or ill-typed key is named.
+    pub fn with_overrides(&self, overrides: &toml::Table) -> Result<Self> {
+        let bad = |message: String| Error::Config { origin: "config overrides".into(), message };
+        let mut value = toml::Table::try_from(self).map_err(|e| bad(e.to_string()))?;
+        merge_tables(&mut value, overrides, "")?;
+        let text = toml::to_string(&value).map_err(|e| bad(e.to_string()))?;
+        Self::from_toml_str(&text, "config overrides")
+    }
+}
+
+/// Merges `from` into `into`; tables merge key by key, other values replace.
+fn merge_tables(into: &mut toml::Table, from: &toml::Table, path: &str) -> Result<()> {
+    for (key, value) in from {
+        let here = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+        match (into.get_mut(key), value) {
+            (Some(toml::Value::Table(inner)), toml::Value::Table(value)) => merge_tables(inner, value, &here)?,
+            (Some(toml::Value::Table(_)), other) => {
+                return Err(Error::Config { origin: "config overrides".into(), message: format!("`{here}` is a table, not {}", other.type_str()) });
+            }
+            _ => {
+                into.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// What a task sees of the instrument and its objects (world frame, SI units).

@@ -1,0 +1,378 @@
+//! Python bindings (feature `python`): the `gesture_lab._core` extension
+//! module, which the Python package `gesture_lab` (in `python/`) wraps into
+//! Gymnasium envs.
+//!
+//! A front over [`Env`] and [`VecEnv`], never a second implementation: the
+//! same seeds give the same trajectories as the CLI. Envs step with the GIL
+//! released. Every crate error becomes a Python exception carrying the CLI's
+//! message, and a panic becomes a `RuntimeError` instead of unwinding into
+//! the interpreter.
+
+mod info;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
+
+use numpy::ndarray::Array2;
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+
+use crate::env::{ACTION_DIM, AutoReset, Env, StepInfo, VecEnv};
+use crate::error::Error;
+use crate::rng::episode_seed;
+use crate::task::{Observation, TASKS, TaskConfig, TaskSpec};
+
+/// A crate error as the Python exception a user expects: files → `OSError`,
+/// everything else (bad values, names, shapes) → `ValueError`.
+fn to_py_err(e: Error) -> PyErr {
+    match e {
+        Error::Io { .. } => PyOSError::new_err(e.to_string()),
+        _ => PyValueError::new_err(e.to_string()),
+    }
+}
+
+/// Runs `work`, turning its errors into Python exceptions and a panic into a
+/// `RuntimeError` (a panic reaching pyo3 would be a `BaseException` that
+/// `except Exception` misses).
+fn guarded<T>(work: impl FnOnce() -> crate::Result<T>) -> PyResult<T> {
+    match catch_unwind(AssertUnwindSafe(work)) {
+        Ok(result) => result.map_err(to_py_err),
+        Err(panic) => {
+            let message = panic.downcast_ref::<String>().map(String::as_str).or_else(|| panic.downcast_ref::<&str>().copied()).unwrap_or("unknown panic");
+            Err(PyRuntimeError::new_err(format!("gesture-lab internal error (a bug, please report it): {message}")))
+        }
+    }
+}
+
+/// The task config a Python caller asked for. `overrides` is a JSON object
+/// of tables (the Python side serialises its dict), merged over the config.
+fn task_config(
+    task: Option<String>,
+    config_file: Option<PathBuf>,
+    overrides: Option<&str>,
+    perturb: Option<String>,
+    grasp: Option<&str>,
+) -> crate::Result<TaskConfig> {
+    let overrides = match overrides {
+        None => None,
+        Some(json) => {
+            let bad = |m: String| Error::Config { origin: "config overrides".into(), message: m };
+            let value: serde_json::Value = serde_json::from_str(json).map_err(|e| bad(e.to_string()))?;
+            Some(toml::Table::try_from(value).map_err(|e| bad(format!("{e} (a value TOML cannot hold: None, say)")))?)
+        }
+    };
+    let grasp = grasp.map(str::parse).transpose()?;
+    TaskSpec { task, config_file, overrides, perturb, grasp }.load()
+}
+
+fn vector<'py>(py: Python<'py>, v: Vec<f32>) -> Bound<'py, PyArray1<f32>> {
+    v.into_pyarray(py)
+}
+
+/// An observation as Python receives it: (observation, achieved_goal, desired_goal).
+fn observation_tuple<'py>(py: Python<'py>, o: Observation) -> PyResult<Bound<'py, PyTuple>> {
+    PyTuple::new(py, [vector(py, o.observation), vector(py, o.achieved_goal), vector(py, o.desired_goal)])
+}
+
+/// A step's info as a dict: every `StepInfo` field, plus Gymnasium's `is_success`.
+fn info_dict<'py>(py: Python<'py>, info: &StepInfo) -> PyResult<Bound<'py, PyDict>> {
+    let dict = pythonize::pythonize(py, info)?.cast_into::<PyDict>()?;
+    dict.set_item("is_success", info.success)?;
+    Ok(dict)
+}
+
+/// Checks a batch of goals: (B, goal_dim), or (goal_dim,) for one.
+fn goal_rows<'a>(name: &str, goals: &'a PyReadonlyArray2<'_, f32>, goal_dim: usize) -> PyResult<&'a [f32]> {
+    let shape = goals.shape();
+    if shape[1] != goal_dim {
+        return Err(PyValueError::new_err(format!("{name} has shape {shape:?}: each goal has {goal_dim} numbers")));
+    }
+    goals.as_slice().map_err(|e| PyValueError::new_err(format!("{name}: {e}")))
+}
+
+/// The rewards of reaching `achieved` when `desired` was asked, less each
+/// transition's action penalty: a step's reward, recomputed bit for bit.
+fn rewards(env: &Env, achieved: &PyReadonlyArray2<'_, f32>, desired: &PyReadonlyArray2<'_, f32>, penalties: &PyReadonlyArray1<'_, f32>) -> PyResult<Vec<f32>> {
+    let g = env.goal_dim();
+    let (a, d) = (goal_rows("achieved_goal", achieved, g)?, goal_rows("desired_goal", desired, g)?);
+    let p = penalties.as_slice().map_err(|e| PyValueError::new_err(format!("action penalties: {e}")))?;
+    let rows = a.len() / g;
+    if d.len() != a.len() || p.len() != rows {
+        return Err(PyValueError::new_err(format!(
+            "{rows} achieved goals, {} desired goals and {} action penalties: the counts must match",
+            d.len() / g,
+            p.len()
+        )));
+    }
+    let task = env.task();
+    Ok(a.chunks(g).zip(d.chunks(g)).zip(p).map(|((a, d), p)| task.compute_reward(a, d) - p).collect())
+}
+
+/// One env (`gesture_lab._core.Env`); the Gymnasium class wraps it.
+#[pyclass(name = "Env", module = "gesture_lab._core")]
+struct PyEnv {
+    env: Env,
+}
+
+#[pymethods]
+impl PyEnv {
+    #[new]
+    #[pyo3(signature = (task=None, config_file=None, overrides=None, perturb=None, grasp=None))]
+    fn new(task: Option<String>, config_file: Option<PathBuf>, overrides: Option<&str>, perturb: Option<String>, grasp: Option<&str>) -> PyResult<Self> {
+        guarded(|| Ok(Self { env: Env::new(task_config(task, config_file, overrides, perturb, grasp)?)? }))
+    }
+
+    #[getter]
+    fn task(&self) -> String {
+        self.env.config().task.clone()
+    }
+
+    #[getter]
+    fn observation_dim(&self) -> usize {
+        self.env.observation_dim()
+    }
+
+    #[getter]
+    fn goal_dim(&self) -> usize {
+        self.env.goal_dim()
+    }
+
+    #[getter]
+    fn action_dim(&self) -> usize {
+        ACTION_DIM
+    }
+
+    /// The episode length (control steps) after which an episode is truncated.
+    #[getter]
+    fn max_episode_steps(&self) -> usize {
+        self.env.config().episode.steps
+    }
+
+    /// Seconds of simulated time per control step.
+    #[getter]
+    fn control_period(&self) -> f64 {
+        self.env.config().physics.control_period()
+    }
+
+    /// The resolved task config, as TOML (what `--task-config` would take).
+    fn config_toml(&self) -> PyResult<String> {
+        toml::to_string(self.env.config()).map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+
+    /// Starts the episode the CLI's `rollout --seed seed` starts with when
+    /// `episode` is 0, and its `episode`-th one after.
+    #[pyo3(signature = (seed, episode=0))]
+    fn reset<'py>(&mut self, py: Python<'py>, seed: u64, episode: u64) -> PyResult<Bound<'py, PyTuple>> {
+        let env = &mut self.env;
+        let observation = py.detach(|| guarded(|| env.reset(episode_seed(seed, 0, episode))))?;
+        observation_tuple(py, observation)
+    }
+
+    /// One control step: (observation, achieved, desired, reward, terminated, truncated, info).
+    fn step<'py>(&mut self, py: Python<'py>, action: PyReadonlyArray1<'py, f32>) -> PyResult<Bound<'py, PyTuple>> {
+        let action = action.as_slice().map_err(|e| PyValueError::new_err(format!("action: {e}")))?.to_vec();
+        let env = &mut self.env;
+        let step = py.detach(|| guarded(|| env.step(&action)))?;
+        let (o, a, d) = (vector(py, step.observation.observation), vector(py, step.observation.achieved_goal), vector(py, step.observation.desired_goal));
+        let info = info_dict(py, &step.info)?;
+        PyTuple::new(
+            py,
+            [
+                o.into_any(),
+                a.into_any(),
+                d.into_any(),
+                step.reward.into_pyobject(py)?.into_any(),
+                pybool(py, step.terminated),
+                pybool(py, step.truncated),
+                info.into_any(),
+            ],
+        )
+    }
+
+    /// Rewards for (B, goal_dim) goal pairs, less (B,) action penalties.
+    fn compute_reward<'py>(
+        &self,
+        py: Python<'py>,
+        achieved: PyReadonlyArray2<'py, f32>,
+        desired: PyReadonlyArray2<'py, f32>,
+        penalties: PyReadonlyArray1<'py, f32>,
+    ) -> PyResult<Bound<'py, PyArray1<f32>>> {
+        Ok(vector(py, rewards(&self.env, &achieved, &desired, &penalties)?))
+    }
+
+    /// The task's scripted oracle's action for the current state.
+    fn oracle_action<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray1<f32>>> {
+        if self.env.psm().is_none() {
+            return Err(PyValueError::new_err("oracle_action called before reset"));
+        }
+        let env = &self.env;
+        Ok(vector(py, guarded(|| Ok(env.oracle_action()))?))
+    }
+}
+
+fn pybool(py: Python<'_>, b: bool) -> Bound<'_, PyAny> {
+    pyo3::types::PyBool::new(py, b).to_owned().into_any()
+}
+
+/// N envs stepped in parallel (`gesture_lab._core.VecEnv`): the rayon
+/// [`VecEnv`] the trainers use, with the GIL released while it steps.
+#[pyclass(name = "VecEnv", module = "gesture_lab._core")]
+struct PyVecEnv {
+    envs: VecEnv,
+}
+
+#[pymethods]
+impl PyVecEnv {
+    /// `threads = 0`: one per core. `autoreset`: "next-step" or "same-step".
+    #[new]
+    #[pyo3(signature = (num_envs, task=None, config_file=None, overrides=None, perturb=None, grasp=None, seed=0, threads=0, autoreset="next-step"))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        num_envs: usize,
+        task: Option<String>,
+        config_file: Option<PathBuf>,
+        overrides: Option<&str>,
+        perturb: Option<String>,
+        grasp: Option<&str>,
+        seed: u64,
+        threads: usize,
+        autoreset: &str,
+    ) -> PyResult<Self> {
+        let mode = match autoreset {
+            "next-step" => AutoReset::NextStep,
+            "same-step" => AutoReset::SameStep,
+            other => return Err(PyValueError::new_err(format!("unknown autoreset mode `{other}` (known: next-step, same-step)"))),
+        };
+        guarded(|| {
+            let mut envs = VecEnv::new(&task_config(task, config_file, overrides, perturb, grasp)?, num_envs, seed, threads)?;
+            envs.set_autoreset(mode);
+            Ok(Self { envs })
+        })
+    }
+
+    #[getter]
+    fn num_envs(&self) -> usize {
+        self.envs.num_envs()
+    }
+
+    #[getter]
+    fn threads(&self) -> usize {
+        self.envs.threads()
+    }
+
+    #[getter]
+    fn observation_dim(&self) -> usize {
+        self.envs.envs()[0].observation_dim()
+    }
+
+    #[getter]
+    fn goal_dim(&self) -> usize {
+        self.envs.envs()[0].goal_dim()
+    }
+
+    #[getter]
+    fn max_episode_steps(&self) -> usize {
+        self.envs.envs()[0].config().episode.steps
+    }
+
+    /// Resets every env; with a seed, env i then runs the episodes
+    /// `episode_seed(seed, i, 0, 1, ...)`, as the Rust `VecEnv` does.
+    #[pyo3(signature = (seed=None))]
+    fn reset<'py>(&mut self, py: Python<'py>, seed: Option<u64>) -> PyResult<Bound<'py, PyTuple>> {
+        let envs = &mut self.envs;
+        let observations = py.detach(|| {
+            guarded(|| match seed {
+                Some(seed) => envs.reseed(seed),
+                None => envs.reset(),
+            })
+        })?;
+        observation_arrays(py, &observations)
+    }
+
+    /// Steps every env with its row of `actions` (num_envs × 5): (observation,
+    /// achieved, desired, rewards, terminated, truncated, infos, final) where
+    /// infos is Gymnasium's dict of arrays with `_key` masks and final is
+    /// None, or (final observation arrays, mask, final infos) for envs reset
+    /// in this step (same-step mode).
+    fn step<'py>(&mut self, py: Python<'py>, actions: PyReadonlyArray2<'py, f32>) -> PyResult<Bound<'py, PyTuple>> {
+        let shape = actions.shape();
+        if shape[1] != ACTION_DIM || shape[0] != self.envs.num_envs() {
+            return Err(PyValueError::new_err(format!("actions have shape {shape:?}: expected ({}, {ACTION_DIM})", self.envs.num_envs())));
+        }
+        let actions = actions.as_slice().map_err(|e| PyValueError::new_err(format!("actions: {e}")))?;
+        let envs = &mut self.envs;
+        let step = py.detach(|| guarded(|| envs.step(actions)))?;
+        let (o, a, d) = observation_arrays(py, &step.observations)?.extract::<(Bound<PyAny>, Bound<PyAny>, Bound<PyAny>)>()?;
+        // As Gymnasium's SyncVectorEnv: an env reset in this step shows its
+        // last step's info under `final_info` only.
+        let reset_now: Vec<bool> = step.final_observations.iter().map(Option::is_some).collect();
+        let kept: Vec<bool> = step.stepped.iter().zip(&reset_now).map(|(&stepped, &reset)| stepped && !reset).collect();
+        let infos = info::columns(py, &step.infos, &kept)?;
+        let finals = if reset_now.contains(&true) {
+            let filled: Vec<Observation> = step.final_observations.iter().zip(&step.observations).map(|(f, o)| f.as_ref().unwrap_or(o).clone()).collect();
+            let final_info = info::columns(py, &step.infos, &reset_now)?;
+            PyTuple::new(py, [observation_arrays(py, &filled)?.into_any(), reset_now.into_pyarray(py).into_any(), final_info.into_any()])?.into_any()
+        } else {
+            py.None().into_bound(py)
+        };
+        PyTuple::new(
+            py,
+            [
+                o,
+                a,
+                d,
+                step.rewards.into_pyarray(py).into_any(),
+                step.terminated.into_pyarray(py).into_any(),
+                step.truncated.into_pyarray(py).into_any(),
+                infos.into_any(),
+                finals,
+            ],
+        )
+    }
+
+    /// As `Env.compute_reward` (every env runs the same task).
+    fn compute_reward<'py>(
+        &self,
+        py: Python<'py>,
+        achieved: PyReadonlyArray2<'py, f32>,
+        desired: PyReadonlyArray2<'py, f32>,
+        penalties: PyReadonlyArray1<'py, f32>,
+    ) -> PyResult<Bound<'py, PyArray1<f32>>> {
+        Ok(vector(py, rewards(&self.envs.envs()[0], &achieved, &desired, &penalties)?))
+    }
+}
+
+/// Observations of N envs as three (N, ·) arrays.
+fn observation_arrays<'py>(py: Python<'py>, observations: &[Observation]) -> PyResult<Bound<'py, PyTuple>> {
+    let column = |part: fn(&Observation) -> &[f32]| {
+        let width = observations.first().map_or(0, |o| part(o).len());
+        let mut flat = Vec::with_capacity(observations.len() * width);
+        observations.iter().for_each(|o| flat.extend_from_slice(part(o)));
+        Array2::from_shape_vec((observations.len(), width), flat).expect("observations of one shape").into_pyarray(py)
+    };
+    PyTuple::new(py, [column(|o| &o.observation), column(|o| &o.achieved_goal), column(|o| &o.desired_goal)])
+}
+
+/// The registered tasks: (id, one-line summary).
+#[pyfunction]
+fn tasks() -> Vec<(&'static str, &'static str)> {
+    TASKS.iter().map(|t| (t.name, t.summary)).collect()
+}
+
+/// The grasp modes, for tasks with objects.
+#[pyfunction]
+fn grasp_modes() -> Vec<&'static str> {
+    vec!["friction", "assisted"]
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyEnv>()?;
+    m.add_class::<PyVecEnv>()?;
+    m.add_function(wrap_pyfunction!(tasks, m)?)?;
+    m.add_function(wrap_pyfunction!(grasp_modes, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
