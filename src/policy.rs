@@ -13,6 +13,7 @@
 //! checks all of it and names the file and the problem when it refuses.
 
 pub mod demos;
+pub mod training;
 
 use std::path::{Path, PathBuf};
 
@@ -168,13 +169,27 @@ pub fn check_output_file(path: &Path) -> crate::Result<()> {
     std::fs::remove_file(&probe).map_err(|e| crate::Error::io(&probe, e))
 }
 
-/// The actor's weights as burnpack bytes.
+/// The actor's weights as burnpack bytes: the same weights give the same
+/// bytes (and checksum), run after run.
 pub fn actor_bytes(actor: &PolicyNet) -> Vec<u8> {
     let record = match actor {
-        PolicyNet::TanhGaussian(a) => a.clone().into_record(),
-        PolicyNet::Gaussian(a) => a.clone().into_record(),
+        PolicyNet::TanhGaussian(a) => a.clone().map(&mut SequentialIds(0)).into_record(),
+        PolicyNet::Gaussian(a) => a.clone().map(&mut SequentialIds(0)).into_record(),
     };
     record.into_bytes().expect("an in-memory record serialises").to_vec()
+}
+
+/// Numbers the parameters 1, 2, 3, ... in visiting order. burn gives each
+/// parameter a random id, which the weights file stores: without this the
+/// same weights would be written as different bytes in every process.
+struct SequentialIds(u64);
+
+impl burn::module::ModuleMapper for SequentialIds {
+    fn map_float<const D: usize>(&mut self, param: burn::module::Param<burn::tensor::Tensor<D>>) -> burn::module::Param<burn::tensor::Tensor<D>> {
+        let (_, tensor, mapper) = param.consume();
+        self.0 += 1;
+        burn::module::Param::from_mapped_value(burn::module::ParamId::from(self.0), tensor, mapper)
+    }
 }
 
 /// The learning curve as CSV.

@@ -155,3 +155,38 @@ fn a_ppo_bundle_round_trips() {
     assert_eq!(loaded.policy.act(std::slice::from_ref(&obs)), trained.policy().act(std::slice::from_ref(&obs)));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_same_run_writes_the_same_bytes_and_a_bad_out_fails_before_training() {
+    use gesture_lab::policy::training::TrainRequest;
+    use gesture_lab::rl::Algo;
+    let base = std::env::temp_dir().join(format!("gesture-lab-test-same-bytes-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let request = |out: PathBuf| TrainRequest {
+        steps: 200,
+        seed: 5,
+        threads: 1,
+        config: Some(("hidden = 16\nbatch_size = 32\nrandom_steps = 100\neval_interval = 100000\neval_episodes = 2".into(), "test".into())),
+        out,
+        ..TrainRequest::new(TaskConfig::builtin("needle-reach").unwrap(), Algo::SacHer)
+    };
+    let mut progress = 0;
+    for name in ["a", "b"] {
+        request(base.join(name)).run(&mut |_| {}, &mut |_| progress += 1).unwrap();
+    }
+    assert!(progress > 0);
+    // burn numbers parameters at random; the bundle must not carry that.
+    let (a, b) = (std::fs::read(base.join("a").join(WEIGHTS_FILE)).unwrap(), std::fs::read(base.join("b").join(WEIGHTS_FILE)).unwrap());
+    assert_eq!(a, b, "the same seed and config write the same weights file");
+    let sha = |d: &str| policy::load(&base.join(d), None).unwrap().manifest.weights_sha256;
+    assert_eq!(sha("a"), sha("b"));
+
+    // A file where the bundle's directory should go: refused before any training.
+    let file = base.join("a-file");
+    std::fs::write(&file, b"not a directory").unwrap();
+    let mut progress = 0;
+    let err = request(file.clone()).run(&mut |_| {}, &mut |_| progress += 1).err().unwrap().to_string();
+    assert!(err.contains(&file.display().to_string()) && err.contains("is a file"), "{err}");
+    assert_eq!(progress, 0, "nothing was trained");
+    std::fs::remove_dir_all(&base).unwrap();
+}

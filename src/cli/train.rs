@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::*;
 use crate::env::Env;
 use crate::policy;
+use crate::policy::training::{self, KeepWeights, TrainRequest};
 use crate::rl::sac;
 use crate::rng::episode_seed;
 use crate::sim::physics::GraspMode;
@@ -66,13 +67,6 @@ pub struct TrainArgs {
     pub keep: KeepWeights,
 }
 
-/// `train --keep`.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KeepWeights {
-    Last,
-    Best,
-}
-
 #[derive(Args, Debug)]
 pub struct EvalArgs {
     /// Policy bundle directory.
@@ -118,29 +112,26 @@ pub(super) fn train(args: &TrainArgs) -> Result<()> {
         let preset = crate::task::perturb::PerturbConfig::randomize_preset();
         task.perturb = preset.with_overrides(args.task.perturb.as_deref().unwrap_or(""))?;
     }
-    // Under latency the policy must see the actions still on their way;
-    // the bundle's task config records this, so eval and replay observe the same.
-    let latency = task.perturb.max_latency_steps();
-    match args.action_history {
-        Some(k) => {
-            task.control.action_history = k;
-            task.validate("--action-history")?;
-            if k < latency {
-                eprintln!("warning: --action-history {k} hides some of the up to {latency} pending action(s) from the policy");
-            }
-        }
-        None if latency > task.control.action_history => {
-            task.control.action_history = latency;
-            eprintln!("note: training with up to {latency} step(s) of latency: the observation carries the last {latency} action(s) (control.action_history)");
-        }
-        None => {}
-    }
     if args.steps == 0 {
         bail!("--steps 0: train for at least one step");
     }
     let algo = args.algo.name();
-    let out = args.out.clone().unwrap_or_else(|| PathBuf::from(format!("policies/{}-{algo}-seed{}", task.task, args.seed)));
-    let config_text = read_config_file(&args.config)?;
+    let out = args.out.clone().unwrap_or_else(|| training::default_out(&task.task, args.algo, args.seed));
+    let request = TrainRequest {
+        task,
+        action_history: args.action_history,
+        algo: args.algo,
+        steps: args.steps,
+        seed: args.seed,
+        envs: args.envs,
+        config: read_config_file(&args.config)?,
+        demos: args.demos.clone(),
+        out: out.clone(),
+        threads: args.threads,
+        checkpoint_every: args.checkpoint_every,
+        resume: args.resume,
+        keep: args.keep,
+    };
 
     let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(args.steps) };
     bar.set_style(
@@ -149,14 +140,7 @@ pub(super) fn train(args: &TrainArgs) -> Result<()> {
     let mut last_train = String::new();
     let mut last_eval = String::new();
     let mut last_learner = String::new();
-    let mut best: Option<(sac::Evaluation, crate::rl::GoalPolicy)> = None;
     let mut on_progress = |p: &sac::Progress| {
-        if let (Some(e), Some(policy)) = (&p.evaluation, &p.policy)
-            && args.keep == KeepWeights::Best
-            && best.as_ref().is_none_or(|(b, _)| (e.success_rate, -e.mean_final_error_mm) >= (b.success_rate, -b.mean_final_error_mm))
-        {
-            best = Some((e.clone(), policy.clone()));
-        }
         // BC takes no env steps: its bar counts gradient updates.
         bar.set_position(p.evaluation.as_ref().and_then(|e| e.updates).unwrap_or(p.env_steps));
         match &p.evaluation {
@@ -181,32 +165,11 @@ pub(super) fn train(args: &TrainArgs) -> Result<()> {
         }
         bar.set_message(format!("{last_train} | {last_eval}"));
     };
-
-    let config = crate::rl::AlgoConfig::new(args.algo, config_text.as_ref().map(|(t, o)| (t.as_str(), o.as_str())))?.with_envs(args.envs)?;
-    if let crate::rl::AlgoConfig::Ppo(ppo) = &config
-        && ppo.rollout_steps % task.episode.steps != 0
-    {
-        eprintln!(
-            "note: rollout_steps = {} is not a multiple of the episode length {}: checkpoints are only written when a rollout ends on an episode boundary",
-            ppo.rollout_steps, task.episode.steps
-        );
-    }
-    let demos = if args.demos.is_empty() {
-        None
-    } else {
-        let (buffer, report) = policy::demos::load_for_training(&args.demos, &args.algo.learning_task(&task))?;
-        eprintln!("{report}");
-        Some(buffer)
-    };
-    let checkpointing = sac::Checkpointing { dir: out.clone(), every: args.checkpoint_every.max(1), resume: args.resume };
-    let outcome = crate::rl::train(&task, &config, args.steps, args.seed, args.threads, Some(&checkpointing), demos.as_ref(), &mut on_progress)?;
+    let trained = request.run(&mut |note| eprintln!("{note}"), &mut on_progress)?;
     bar.finish();
 
+    let outcome = &trained.outcome;
     let final_eval = outcome.curve.last().cloned().expect("training ends with an evaluation");
-    match best {
-        Some((e, policy)) => policy::save_trained_weights(&out, &outcome, &config, args.seed, &policy, (e, "best"))?,
-        None => policy::save_trained(&out, &outcome, &config, args.seed)?,
-    }
     if outcome.env_steps == 0 {
         println!("trained {} on {} with {} gradient updates (no env steps) in {:.1} s", algo, outcome.task.task, outcome.updates, outcome.wall_s);
     } else {
@@ -227,8 +190,8 @@ pub(super) fn train(args: &TrainArgs) -> Result<()> {
         final_eval.mean_final_error_mm
     );
     print_task_metrics(&final_eval, &outcome.task);
-    if let Some(kept) = policy::load(&out, None).ok().filter(|_| args.keep == KeepWeights::Best) {
-        let e = &kept.manifest.evaluation;
+    if args.keep == KeepWeights::Best {
+        let e = &trained.kept;
         println!(
             "kept the best evaluation's weights: {} env steps, success {:.1} %, error {:.2} mm",
             e.env_steps,
@@ -245,11 +208,7 @@ pub(super) fn eval(args: &EvalArgs) -> Result<()> {
         bail!("--episodes 0: evaluate at least one episode");
     }
     let loaded = policy::load(&args.policy, args.task.as_deref())?;
-    let mut config = loaded.manifest.task_config.clone();
-    config.perturb = crate::task::perturb::PerturbConfig::default().with_overrides(args.perturb.as_deref().unwrap_or(""))?;
-    if let Some(mode) = args.grasp {
-        config.physics.grasp = mode;
-    }
+    let config = training::evaluation_config(&loaded.manifest.task_config, args.perturb.as_deref(), args.grasp)?;
     let ev = sac::evaluate(&loaded.policy, &config, args.episodes, args.seed, args.threads)?;
     if args.json {
         return print_json(&ev);

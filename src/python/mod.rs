@@ -19,8 +19,13 @@ use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
+use clap::ValueEnum;
+
 use crate::env::{ACTION_DIM, AutoReset, Env, StepInfo, VecEnv};
 use crate::error::Error;
+use crate::policy::LoadedPolicy;
+use crate::policy::training::{self, TrainRequest};
+use crate::rl::{Algo, sac};
 use crate::rng::episode_seed;
 use crate::task::{Observation, TASKS, TaskConfig, TaskSpec};
 
@@ -44,6 +49,14 @@ fn guarded<T>(work: impl FnOnce() -> crate::Result<T>) -> PyResult<T> {
             Err(PyRuntimeError::new_err(format!("gesture-lab internal error (a bug, please report it): {message}")))
         }
     }
+}
+
+/// A JSON object (a Python dict, serialised) as TOML text.
+fn json_to_toml(json: &str, what: &str) -> crate::Result<String> {
+    let bad = |m: String| Error::Config { origin: what.into(), message: m };
+    let value: serde_json::Value = serde_json::from_str(json).map_err(|e| bad(e.to_string()))?;
+    let table = toml::Table::try_from(value).map_err(|e| bad(format!("{e} (a value TOML cannot hold: None, say)")))?;
+    toml::to_string(&table).map_err(|e| bad(e.to_string()))
 }
 
 /// The task config a Python caller asked for. `overrides` is a JSON object
@@ -355,6 +368,196 @@ fn observation_arrays<'py>(py: Python<'py>, observations: &[Observation]) -> PyR
     PyTuple::new(py, [column(|o| &o.observation), column(|o| &o.achieved_goal), column(|o| &o.desired_goal)])
 }
 
+/// Trains as `gesture-lab train` does, with the GIL released, and writes
+/// the policy bundle to `out`. `config` is the algorithm's hyper-parameters
+/// as a JSON object (the Python side serialises its dict); the task is built from
+/// `task`, `task_config_file`, `task_overrides` (JSON), `perturb` and `grasp`
+/// as `Env` builds it. Returns the run's figures as a dict.
+#[pyfunction]
+#[pyo3(signature = (task, algo, steps, seed, out, config=None, demos=Vec::new(), envs=None, threads=0, task_config_file=None, task_overrides=None, perturb=None, grasp=None, action_history=None, checkpoint_every=10_000, resume=false, keep="last", quiet=true))]
+#[allow(clippy::too_many_arguments)]
+fn train<'py>(
+    py: Python<'py>,
+    task: String,
+    algo: &str,
+    steps: u64,
+    seed: u64,
+    out: Option<PathBuf>,
+    config: Option<&str>,
+    demos: Vec<PathBuf>,
+    envs: Option<usize>,
+    threads: usize,
+    task_config_file: Option<PathBuf>,
+    task_overrides: Option<&str>,
+    perturb: Option<String>,
+    grasp: Option<&str>,
+    action_history: Option<usize>,
+    checkpoint_every: u64,
+    resume: bool,
+    keep: &str,
+    quiet: bool,
+) -> PyResult<Bound<'py, PyDict>> {
+    let request = guarded(|| {
+        let algo = algo_by_name(algo)?;
+        let task = task_config(Some(task), task_config_file, task_overrides, perturb, grasp)?;
+        Ok(TrainRequest {
+            out: out.unwrap_or_else(|| training::default_out(&task.task, algo, seed)),
+            config: config.map(|json| Ok::<_, Error>((json_to_toml(json, "config")?, "config".to_string()))).transpose()?,
+            action_history,
+            steps,
+            seed,
+            envs,
+            demos,
+            threads,
+            checkpoint_every,
+            resume,
+            keep: keep.parse()?,
+            ..TrainRequest::new(task, algo)
+        })
+    })?;
+    let trained = py.detach(|| {
+        guarded(|| {
+            let mut on_note = |note: &str| {
+                if !quiet {
+                    eprintln!("{note}")
+                }
+            };
+            let mut on_progress = |p: &sac::Progress| {
+                if let (false, Some(e)) = (quiet, &p.evaluation) {
+                    eprintln!("{:>8} steps {:>7.1} s  eval success {:.0} % err {:.2} mm", p.env_steps, p.wall_s, e.success_rate * 100.0, e.mean_final_error_mm);
+                }
+            };
+            request.run(&mut on_note, &mut on_progress)
+        })
+    })?;
+    let o = &trained.outcome;
+    let report = PyDict::new(py);
+    report.set_item("task", &o.task.task)?;
+    report.set_item("algo", o.algo.name())?;
+    report.set_item("env_steps", o.env_steps)?;
+    report.set_item("updates", o.updates)?;
+    report.set_item("wall_s", o.wall_s)?;
+    report.set_item("seed", seed)?;
+    report.set_item("out", trained.out.clone())?;
+    report.set_item("evaluation", pythonize::pythonize(py, o.curve.last().expect("training ends with an evaluation"))?)?;
+    report.set_item("kept", pythonize::pythonize(py, &trained.kept)?)?;
+    report.set_item("curve", pythonize::pythonize(py, &o.curve)?)?;
+    Ok(report)
+}
+
+fn algo_by_name(name: &str) -> crate::Result<Algo> {
+    Algo::value_variants().iter().copied().find(|a| a.name() == name).ok_or_else(|| {
+        let known: Vec<&str> = Algo::value_variants().iter().map(|a| a.name()).collect();
+        Error::Invalid(format!("unknown algorithm `{name}` (known: {})", known.join(", ")))
+    })
+}
+
+/// A policy bundle, checked and loaded (`gesture_lab._core.Policy`).
+#[pyclass(name = "Policy", module = "gesture_lab._core")]
+struct PyPolicy {
+    loaded: LoadedPolicy,
+    path: PathBuf,
+}
+
+#[pymethods]
+impl PyPolicy {
+    /// Loads a bundle with every check `gesture-lab eval` makes; with
+    /// `task`, a bundle trained for another task is refused too.
+    #[new]
+    #[pyo3(signature = (path, task=None))]
+    fn new(path: PathBuf, task: Option<&str>) -> PyResult<Self> {
+        let loaded = crate::policy::load(&path, task).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        Ok(Self { loaded, path })
+    }
+
+    #[getter]
+    fn task(&self) -> String {
+        self.loaded.manifest.task.clone()
+    }
+
+    #[getter]
+    fn algorithm(&self) -> String {
+        self.loaded.manifest.algorithm.clone()
+    }
+
+    #[getter]
+    fn observation_dim(&self) -> usize {
+        self.loaded.manifest.observation_dim
+    }
+
+    #[getter]
+    fn goal_dim(&self) -> usize {
+        self.loaded.manifest.goal_dim
+    }
+
+    /// The manifest as JSON text.
+    fn manifest_json(&self) -> PyResult<String> {
+        serde_json::to_string(&self.loaded.manifest).map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+
+    /// Deterministic actions (B, 5) for (B, ·) observations and goals.
+    fn act<'py>(
+        &self,
+        py: Python<'py>,
+        observation: PyReadonlyArray2<'py, f32>,
+        achieved_goal: PyReadonlyArray2<'py, f32>,
+        desired_goal: PyReadonlyArray2<'py, f32>,
+    ) -> PyResult<Bound<'py, numpy::PyArray2<f32>>> {
+        let m = &self.loaded.manifest;
+        let parts =
+            [("observation", &observation, m.observation_dim), ("achieved_goal", &achieved_goal, m.goal_dim), ("desired_goal", &desired_goal, m.goal_dim)];
+        let rows = observation.shape()[0];
+        let mut slices = Vec::with_capacity(3);
+        for (name, array, width) in parts {
+            let shape = array.shape();
+            if shape[0] != rows || shape[1] != width {
+                return Err(PyValueError::new_err(format!("{name} has shape {shape:?}: this policy takes ({rows}, {width})")));
+            }
+            slices.push(array.as_slice().map_err(|e| PyValueError::new_err(format!("{name}: {e}")))?);
+        }
+        let observations: Vec<Observation> = (0..rows)
+            .map(|r| {
+                let row = |k: usize, w: usize| slices[k][r * w..(r + 1) * w].to_vec();
+                Observation { observation: row(0, m.observation_dim), achieved_goal: row(1, m.goal_dim), desired_goal: row(2, m.goal_dim) }
+            })
+            .collect();
+        let policy = &self.loaded.policy;
+        let actions = py.detach(|| guarded(|| Ok(if rows == 0 { Vec::new() } else { policy.act(&observations) })))?;
+        Ok(Array2::from_shape_vec((rows, ACTION_DIM), actions).expect("one action per row").into_pyarray(py))
+    }
+
+    /// `gesture-lab eval`: `episodes` seeded episodes on the bundle's task
+    /// config (perturbations off unless `perturb` says otherwise; `grasp`
+    /// switches the grasp mode). Returns `eval --json`'s figures as a dict.
+    #[pyo3(signature = (episodes=100, seed=0, threads=0, perturb=None, grasp=None))]
+    fn evaluate<'py>(
+        &self,
+        py: Python<'py>,
+        episodes: usize,
+        seed: u64,
+        threads: usize,
+        perturb: Option<&str>,
+        grasp: Option<&str>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let loaded = &self.loaded;
+        let evaluation = py.detach(|| {
+            guarded(|| {
+                if episodes == 0 {
+                    return Err(Error::Invalid("episodes = 0: evaluate at least one episode".into()));
+                }
+                let grasp = grasp.map(str::parse).transpose()?;
+                let config = training::evaluation_config(&loaded.manifest.task_config, perturb, grasp)?;
+                sac::evaluate(&loaded.policy, &config, episodes, seed, threads)
+            })
+        })?;
+        Ok(pythonize::pythonize(py, &evaluation)?)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Policy({:?}: {} on {})", self.path, self.loaded.manifest.algorithm, self.loaded.manifest.task)
+    }
+}
+
 /// The registered tasks: (id, one-line summary).
 #[pyfunction]
 fn tasks() -> Vec<(&'static str, &'static str)> {
@@ -371,6 +574,8 @@ fn grasp_modes() -> Vec<&'static str> {
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyEnv>()?;
     m.add_class::<PyVecEnv>()?;
+    m.add_class::<PyPolicy>()?;
+    m.add_function(wrap_pyfunction!(train, m)?)?;
     m.add_function(wrap_pyfunction!(tasks, m)?)?;
     m.add_function(wrap_pyfunction!(grasp_modes, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
