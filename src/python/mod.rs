@@ -402,7 +402,7 @@ fn train<'py>(
         let task = task_config(Some(task), task_config_file, task_overrides, perturb, grasp)?;
         Ok(TrainRequest {
             out: out.unwrap_or_else(|| training::default_out(&task.task, algo, seed)),
-            config: config.map(|json| Ok::<_, Error>((json_to_toml(json, "config")?, "config".to_string()))).transpose()?,
+            config: config.map(|json| Ok::<_, Error>((json_to_toml(json, "`config` argument")?, "`config` argument".to_string()))).transpose()?,
             action_history,
             steps,
             seed,

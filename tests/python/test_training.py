@@ -60,8 +60,8 @@ def test_bad_training_arguments_raise_with_the_clis_message(tmp_path):
         gesture_lab.train("needle-reach", "dqn", 100, out=tmp_path / "x")
     with pytest.raises(ValueError, match="steps = 0"):
         gesture_lab.train("needle-reach", "sac-her", 0, out=tmp_path / "x")
-    with pytest.raises(ValueError, match="learning_rat"):
-        gesture_lab.train("needle-reach", "sac-her", 100, config={"learning_rat": 0.1}, out=tmp_path / "x")
+    with pytest.raises(ValueError, match="`config` argument: unknown key `actor_learning_rate`"):
+        gesture_lab.train("needle-reach", "sac-her", 100, config={"actor_learning_rate": 0.1}, out=tmp_path / "x")
     with pytest.raises(ValueError, match="unknown task `needle-grab`"):
         gesture_lab.train("needle-grab", "sac-her", 100, out=tmp_path / "x")
     with pytest.raises(ValueError, match="keep"):
