@@ -564,6 +564,13 @@ fn tasks() -> Vec<(&'static str, &'static str)> {
     TASKS.iter().map(|t| (t.name, t.summary)).collect()
 }
 
+/// Panics inside the guard, as a bug would: the tests check that Python
+/// gets a `RuntimeError` and goes on.
+#[pyfunction]
+fn _panic_for_tests() -> PyResult<()> {
+    guarded(|| -> crate::Result<()> { panic!("a deliberate panic, to test the guard") })
+}
+
 /// The grasp modes, for tasks with objects.
 #[pyfunction]
 fn grasp_modes() -> Vec<&'static str> {
@@ -578,6 +585,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(train, m)?)?;
     m.add_function(wrap_pyfunction!(tasks, m)?)?;
     m.add_function(wrap_pyfunction!(grasp_modes, m)?)?;
+    m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -309,3 +309,13 @@ def test_unknown_tasks_and_bad_keywords_raise_with_the_clis_message():
         gym.make("GestureLab/NeedleReach-v0").unwrapped.reset(seed=-1)
     with raises_with(ValueError, "must be an integer in"):
         gym.make("GestureLab/NeedleReach-v0").unwrapped.reset(seed=2**64)
+
+
+def test_a_rust_panic_is_a_runtime_error_and_python_goes_on():
+    from gesture_lab import _core
+
+    with pytest.raises(RuntimeError, match="internal error .*a deliberate panic"):
+        _core._panic_for_tests()
+    env = gym.make("GestureLab/NeedleReach-v0")
+    env.reset(seed=0)
+    env.step(np.zeros(5, dtype=np.float32))
