@@ -316,19 +316,29 @@ impl PyVecEnv {
         }
         let actions = actions.as_slice().map_err(|e| PyValueError::new_err(format!("actions: {e}")))?;
         let envs = &mut self.envs;
-        let step = py.detach(|| guarded(|| envs.step(actions)))?;
+        // Step, then gather the infos' columns on the envs' threads, all without the GIL.
+        let (step, infos, final_infos) = py.detach(|| {
+            guarded(|| {
+                let step = envs.step(actions)?;
+                // As Gymnasium's SyncVectorEnv: an env reset in this step shows its
+                // last step's info under `final_info` only.
+                let reset_now: Vec<bool> = step.final_observations.iter().map(Option::is_some).collect();
+                let kept: Vec<bool> = step.stepped.iter().zip(&reset_now).map(|(&stepped, &reset)| stepped && !reset).collect();
+                let any_reset = reset_now.contains(&true);
+                let (infos, final_infos) =
+                    envs.install(|| (info::gather(&step.infos, &kept), any_reset.then(|| (info::gather(&step.infos, &reset_now), reset_now))));
+                Ok((step, infos, final_infos))
+            })
+        })?;
         let (o, a, d) = observation_arrays(py, &step.observations)?.extract::<(Bound<PyAny>, Bound<PyAny>, Bound<PyAny>)>()?;
-        // As Gymnasium's SyncVectorEnv: an env reset in this step shows its
-        // last step's info under `final_info` only.
-        let reset_now: Vec<bool> = step.final_observations.iter().map(Option::is_some).collect();
-        let kept: Vec<bool> = step.stepped.iter().zip(&reset_now).map(|(&stepped, &reset)| stepped && !reset).collect();
-        let infos = info::columns(py, &step.infos, &kept)?;
-        let finals = if reset_now.contains(&true) {
-            let filled: Vec<Observation> = step.final_observations.iter().zip(&step.observations).map(|(f, o)| f.as_ref().unwrap_or(o).clone()).collect();
-            let final_info = info::columns(py, &step.infos, &reset_now)?;
-            PyTuple::new(py, [observation_arrays(py, &filled)?.into_any(), reset_now.into_pyarray(py).into_any(), final_info.into_any()])?.into_any()
-        } else {
-            py.None().into_bound(py)
+        let infos = infos.into_py(py)?;
+        let finals = match final_infos {
+            Some((final_info, reset_now)) => {
+                let filled: Vec<Observation> = step.final_observations.iter().zip(&step.observations).map(|(f, o)| f.as_ref().unwrap_or(o).clone()).collect();
+                PyTuple::new(py, [observation_arrays(py, &filled)?.into_any(), reset_now.into_pyarray(py).into_any(), final_info.into_py(py)?.into_any()])?
+                    .into_any()
+            }
+            None => py.None().into_bound(py),
         };
         PyTuple::new(
             py,
