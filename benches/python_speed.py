@@ -5,7 +5,9 @@
 2. ``vector``: ``make_vec`` with 64 envs on 2 threads against the Rust
    ``gesture-lab bench env`` figure for the same VecEnv;
 3. ``sb3``: SB3 SAC+HER on NeedleReach through ``GestureLabSB3VecEnv``: env
-   steps/s and success after 20k env steps (needs stable-baselines3).
+   steps/s and success after 20k env steps (needs stable-baselines3);
+4. ``check``: SB3's own ``check_env`` on every task (CI runs Gymnasium's; SB3
+   needs torch, which CI leaves out).
 
     python benches/python_speed.py --cli target/release/gesture-lab [--parts single vector sb3] [--out speed.json]
 
@@ -112,9 +114,23 @@ def sb3(steps: int, num_envs: int, task: str) -> dict:
     return {"task": task, "env_steps": steps, "envs": num_envs, "wall_s": wall, "env_steps_per_s": steps / wall, **evaluation}
 
 
+def sb3_check() -> dict:
+    import warnings
+
+    from stable_baselines3.common.env_checker import check_env
+
+    passed = {}
+    for task in gesture_lab.task_ids():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            check_env(gym.make(gesture_lab.env_id(task)).unwrapped, warn=False)
+        passed[task] = True
+    return passed
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--parts", nargs="+", default=["single", "vector", "sb3"], choices=["single", "vector", "sb3"])
+    parser.add_argument("--parts", nargs="+", default=["check", "single", "vector", "sb3"], choices=["check", "single", "vector", "sb3"])
     parser.add_argument("--task", default="needle-reach")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=2.0)
@@ -124,6 +140,8 @@ def main() -> int:
     parser.add_argument("--out")
     args = parser.parse_args()
     report = {"gesture_lab": gesture_lab.__version__, "gymnasium": gym.__version__}
+    if "check" in args.parts:
+        report["sb3_check_env"] = sb3_check()
     if "single" in args.parts:
         report["single"] = single(args.rounds, args.seconds, args.task)
     if "vector" in args.parts:
