@@ -5,6 +5,7 @@ pub mod bench;
 pub mod cli;
 pub mod env;
 pub mod error;
+pub mod files;
 pub mod plot;
 pub mod policy;
 pub mod rl;

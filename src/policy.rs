@@ -22,7 +22,8 @@ use burn::prelude::*;
 use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+
+pub use crate::files::{check_output_file, sha256_hex, write_atomic};
 
 use crate::env::{ACTION_DIM, Env};
 use crate::rl::nets::Actor;
@@ -137,36 +138,6 @@ pub enum PolicyError {
 
 fn file_error(path: &Path, message: impl Into<String>) -> PolicyError {
     PolicyError::File { path: path.to_path_buf(), message: message.into() }
-}
-
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Writes `bytes` to `path` atomically: a crash leaves the old file or the new one, never half.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!("{}.tmp", path.extension().and_then(|e| e.to_str()).unwrap_or("")));
-    {
-        use std::io::Write;
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)
-}
-
-/// Checks, before a long run, that `path` can be written: its directory is
-/// created if missing and a probe file is written and removed there. The
-/// error names the path.
-pub fn check_output_file(path: &Path) -> crate::Result<()> {
-    if path.is_dir() {
-        return Err(crate::Error::Invalid(format!("{}: is a directory, not a file that can be written", path.display())));
-    }
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| crate::Error::io(dir, e))?;
-    let probe = dir.join(format!(".{}.probe", path.file_name().and_then(|n| n.to_str()).unwrap_or("output")));
-    std::fs::write(&probe, b"").map_err(|e| crate::Error::io(path, e))?;
-    std::fs::remove_file(&probe).map_err(|e| crate::Error::io(&probe, e))
 }
 
 /// The actor's weights as burnpack bytes: the same weights give the same
@@ -307,6 +278,11 @@ pub fn load(dir: &Path, expected_task: Option<&str>) -> Result<LoadedPolicy, Pol
         return Err(file_error(&m, format!("unknown network {:?}", manifest.network)));
     }
 
+    // A plain file name inside the bundle: an absolute path or `..` would read outside it.
+    let mut parts = Path::new(&manifest.weights_file).components();
+    if !matches!((parts.next(), parts.next()), (Some(std::path::Component::Normal(_)), None)) {
+        return Err(file_error(&m, format!("weights_file {:?} must be a file name inside the bundle directory", manifest.weights_file)));
+    }
     let w = dir.join(&manifest.weights_file);
     let bytes = std::fs::read(&w).map_err(|e| file_error(&w, format!("cannot read the weights: {e}")))?;
     if bytes.len() as u64 != manifest.weights_bytes {

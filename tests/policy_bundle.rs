@@ -4,11 +4,12 @@ use std::path::{Path, PathBuf};
 
 use gesture_lab::env::Env;
 use gesture_lab::policy::{self, MANIFEST_FILE, WEIGHTS_FILE};
+use gesture_lab::rl::GoalPolicy;
 use gesture_lab::rl::sac::{self, SacHerConfig};
 use gesture_lab::task::TaskConfig;
 
-/// A tiny, quickly trained bundle in a fresh temp directory.
-fn small_bundle(name: &str) -> PathBuf {
+/// A tiny, quickly trained bundle in a fresh temp directory, and the trained policy.
+fn small_bundle(name: &str) -> (PathBuf, GoalPolicy) {
     let dir = std::env::temp_dir().join(format!("gesture-lab-test-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let task = TaskConfig::builtin("needle-reach").unwrap();
@@ -28,7 +29,7 @@ fn small_bundle(name: &str) -> PathBuf {
     // The curve plot is a real PNG.
     let png = std::fs::read(dir.join(policy::CURVE_PLOT)).unwrap();
     assert!(png.starts_with(b"\x89PNG") && png.len() > 5_000, "{} bytes", png.len());
-    dir
+    (dir, GoalPolicy::new(trained.learner.policy_actor(), trained.learner.normalizer.clone(), dims.0, dims.1))
 }
 
 fn copy_bundle(from: &Path, name: &str) -> PathBuf {
@@ -57,15 +58,15 @@ fn edit_manifest(dir: &Path, f: impl FnOnce(&mut serde_json::Value)) {
 
 #[test]
 fn a_bundle_round_trips_and_bad_bundles_are_refused_by_name() {
-    let dir = small_bundle("roundtrip");
+    let (dir, trained) = small_bundle("roundtrip");
     let loaded = policy::load(&dir, Some("needle-reach")).unwrap();
 
-    // The loaded policy acts exactly like the saved one.
+    // The loaded policy acts exactly like the trained one in memory, on many observations.
     let mut env = Env::from_task("needle-reach").unwrap();
-    let obs = env.reset(5).unwrap();
+    let observations: Vec<_> = (0..20).map(|s| env.reset(s).unwrap()).collect();
+    assert_eq!(loaded.policy.act(&observations), trained.act(&observations));
+    let obs = observations[5].clone();
     let a = loaded.policy.act(std::slice::from_ref(&obs));
-    let again = policy::load(&dir, None).unwrap();
-    assert_eq!(a, again.policy.act(std::slice::from_ref(&obs)));
     assert_eq!(a.len(), 5);
     assert!(a.iter().all(|v| v.is_finite() && v.abs() <= 1.0));
 
@@ -112,6 +113,16 @@ fn a_bundle_round_trips_and_bad_bundles_are_refused_by_name() {
     let e = load_error(&d, None);
     assert!(e.contains("shapes") && e.contains("15"), "{e}");
 
+    // A weights file outside the bundle (absolute, or up with `..`), even one that exists.
+    let d = copy_bundle(&dir, "escape");
+    std::fs::copy(d.join(WEIGHTS_FILE), d.with_file_name("outside.bpk")).unwrap();
+    for escape in ["../outside.bpk", "/etc/passwd", "sub/../actor.bpk", ""] {
+        edit_manifest(&d, |v| v["weights_file"] = escape.into());
+        let e = load_error(&d, None);
+        assert!(e.contains("must be a file name inside the bundle directory"), "{escape}: {e}");
+    }
+    let _ = std::fs::remove_file(d.with_file_name("outside.bpk"));
+
     // A missing file.
     let d = copy_bundle(&dir, "missing");
     std::fs::remove_file(d.join(WEIGHTS_FILE)).unwrap();
@@ -120,7 +131,7 @@ fn a_bundle_round_trips_and_bad_bundles_are_refused_by_name() {
     let e = load_error(Path::new("/nonexistent/policy"), None);
     assert!(e.contains("/nonexistent/policy/policy.json"), "{e}");
 
-    for name in ["truncated", "flipped", "version", "foreign", "shapes", "missing"] {
+    for name in ["truncated", "flipped", "version", "foreign", "shapes", "escape", "missing"] {
         let _ = std::fs::remove_dir_all(dir.with_file_name(format!("{}-{name}", dir.file_name().unwrap().to_string_lossy())));
     }
     let _ = std::fs::remove_dir_all(&dir);

@@ -3,9 +3,10 @@
 //! hyper-parameters and demonstrations loaded, checkpoints, the weights
 //! kept, and the bundle written. Callers only show progress.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::error::{Error, Result};
+use crate::files::check_output_dir;
 use crate::rl::sac::{self, Evaluation, Progress};
 use crate::rl::{Algo, AlgoConfig, GoalPolicy, TrainOutcome};
 use crate::task::TaskConfig;
@@ -170,18 +171,6 @@ impl TrainRequest {
 /// Where a bundle goes by default: `policies/TASK-ALGO-seedS`.
 pub fn default_out(task: &str, algo: Algo, seed: u64) -> PathBuf {
     PathBuf::from(format!("policies/{task}-{}-seed{seed}", algo.name()))
-}
-
-/// Creates `dir` if missing and proves it writable with a probe file; the
-/// error names the path.
-pub fn check_output_dir(dir: &Path) -> Result<()> {
-    if dir.exists() && !dir.is_dir() {
-        return Err(Error::Invalid(format!("{}: is a file, not a directory a policy bundle can be written to", dir.display())));
-    }
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let probe = dir.join(".write-probe");
-    std::fs::write(&probe, b"").map_err(|e| Error::io(dir, e))?;
-    std::fs::remove_file(&probe).map_err(|e| Error::io(&probe, e))
 }
 
 /// The config a bundle is evaluated on: its own, with `perturb` (or none)

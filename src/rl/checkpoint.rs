@@ -22,7 +22,7 @@ use super::nets::{Actor, Temperature, TwinCritic};
 use super::sac::{RunState, SacHer, SacHerConfig};
 use crate::env::ACTION_DIM;
 use crate::error::{Error, Result};
-use crate::policy::{sha256_hex, write_atomic};
+use crate::files::{sha256_hex, write_atomic};
 use crate::task::TaskConfig;
 
 const STATE: &str = "state.json";
