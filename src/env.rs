@@ -417,6 +417,11 @@ impl Env {
             p.translation.is_finite() && p.rotation.is_finite()
         });
         physics_fault |= !objects_finite;
+        let fault_rate = self.config.perturb.fault_rate;
+        if fault_rate > 0.0 && !physics_fault {
+            use rand::RngExt;
+            physics_fault = self.disturbance.rng.random::<f64>() < fault_rate;
+        }
         let true_state = if physics_fault {
             ArmState { tip_velocity: Vector3::zeros(), ..state }
         } else {

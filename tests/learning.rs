@@ -107,3 +107,43 @@ fn a_bad_training_config_is_refused_by_key() {
     assert!(e.contains("gamma = 1.5"), "{e}");
     assert!(SacHerConfig::from_toml("q_filter = false\nhidden = 32\n", "ok.toml").is_ok());
 }
+
+#[test]
+fn physics_faults_neither_crash_sac_her_nor_blur_its_evaluation() {
+    // Injected faults (perturb.fault_rate) truncate episodes long before the
+    // horizon, as a diverged simulation does. The replay buffer holds whole
+    // episodes, so these are left out and counted; before, storing one panicked.
+    let mut task = TaskConfig::builtin("needle-reach").unwrap();
+    task.perturb.fault_rate = 0.02;
+    let trained = sac::train(&task, quick().with_eval_episodes(16), 1_500, 2, 1, &mut |_| {}).unwrap();
+    assert!(trained.short_episodes > 0, "some episodes ended early");
+    assert!(trained.learner.buffer_len() > 0, "whole episodes were still stored");
+    // Each evaluation episode counts once, up to its own end: a faulted one is
+    // a failure with its last finite error, whatever the next episode does.
+    let policy = trained.learner.policy();
+    let ev = sac::evaluate(&policy, &task, 16, 9, 1).unwrap();
+    let mut env = gesture_lab::env::Env::new(task.clone()).unwrap();
+    let (mut successes, mut faults, mut error_sum) = (0, 0, 0.0);
+    for i in 0..16 {
+        let mut obs = env.reset(gesture_lab::rng::episode_seed(9, i, 0)).unwrap();
+        let mut last_error = f64::NAN;
+        loop {
+            let s = env.step(&policy.act(std::slice::from_ref(&obs))).unwrap();
+            obs = s.observation;
+            if s.info.tip_error_mm.is_finite() {
+                last_error = s.info.tip_error_mm;
+            }
+            if s.terminated || s.truncated {
+                successes += s.info.success as usize;
+                faults += s.info.physics_fault as usize;
+                error_sum += last_error;
+                break;
+            }
+        }
+    }
+    assert!(faults > 0, "some evaluation episodes faulted");
+    assert_eq!(ev.physics_faults, faults);
+    assert_eq!(ev.success_rate, successes as f64 / 16.0);
+    assert!(ev.mean_final_error_mm.is_finite());
+    assert!((ev.mean_final_error_mm - error_sum / 16.0).abs() < 1e-9, "{} vs {}", ev.mean_final_error_mm, error_sum / 16.0);
+}

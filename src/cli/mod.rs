@@ -65,7 +65,7 @@ pub struct TaskArgs {
     pub task_config: Option<PathBuf>,
     /// Perturbations: key=value pairs (tremor_mm, tremor_noise_mm, obs_noise_mm,
     /// joint_noise, latency_steps, latency_max_steps, mass_spread, stiffness_spread, damping_spread,
-    /// gravity_compensation_spread); `randomize` is the training preset.
+    /// gravity_compensation_spread, fault_rate); `randomize` is the training preset.
     #[arg(long)]
     pub perturb: Option<String>,
     /// Grasp mode of tasks with objects: friction (contacts only) or assisted

@@ -216,6 +216,14 @@ pub struct Evaluation {
     /// no env steps, counts its progress in these).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updates: Option<u64>,
+    /// Episodes a physics fault cut short: failures, whose final error is
+    /// the last finite one before the fault.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub physics_faults: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// Seeds of evaluation episodes: a stream of their own, never used in training.
@@ -232,21 +240,35 @@ pub fn evaluate(policy: &GoalPolicy, config: &TaskConfig, episodes: usize, seed:
     let mut final_info = vec![None; episodes];
     let mut collision_steps = 0u64;
     let mut peak_collision_n = 0.0f64;
+    // Each env runs one episode: once it ends, the VecEnv's automatic reset
+    // starts another, whose steps are ignored.
+    let mut ended = vec![false; episodes];
+    let mut physics_faults = 0;
     for t in 0..horizon {
         let actions = policy.act(&obs);
         let step = venv.step(&actions)?;
         for i in 0..episodes {
+            if ended[i] {
+                continue;
+            }
             let info = &step.infos[i];
             collision_steps += (info.instrument_collisions.pairs > 0) as u64;
             peak_collision_n = peak_collision_n.max(info.instrument_collisions.peak_force_n);
             if info.success && first_success[i].is_none() {
                 first_success[i] = Some(t + 1);
             }
-            final_error[i] = info.tip_error_mm;
+            if info.tip_error_mm.is_finite() {
+                final_error[i] = info.tip_error_mm;
+            }
             final_success[i] = info.success;
             final_info[i] = Some(info.clone());
+            physics_faults += info.physics_fault as usize;
+            ended[i] = step.terminated[i] || step.truncated[i];
         }
         obs = step.observations;
+        if ended.iter().all(|&e| e) {
+            break;
+        }
     }
     let mean_of = |f: &dyn Fn(&crate::env::StepInfo) -> Option<f64>| -> Option<f64> {
         let values: Option<Vec<f64>> = final_info.iter().map(|i| i.as_ref().and_then(f)).collect();
@@ -268,6 +290,7 @@ pub fn evaluate(policy: &GoalPolicy, config: &TaskConfig, episodes: usize, seed:
         mean_collision_steps: config.physics.arm_contacts.then(|| collision_steps as f64 / episodes as f64),
         peak_collision_force_n: config.physics.arm_contacts.then_some(peak_collision_n),
         updates: None,
+        physics_faults,
     })
 }
 
@@ -667,6 +690,8 @@ pub struct Trained {
     pub curve: Vec<Evaluation>,
     pub env_steps: u64,
     pub wall_s: f64,
+    /// Episodes left out of the replay buffer for ending early (see [`RunState::short_episodes`]).
+    pub short_episodes: u64,
 }
 
 pub use super::checkpoint::Checkpointing;
@@ -690,6 +715,11 @@ pub struct RunState {
     /// due after one env step run while the envs take the next.
     #[serde(default)]
     pub pending_updates: u64,
+    /// Training episodes that ended before the horizon (a physics fault
+    /// truncates one): left out of the replay buffer, which holds whole
+    /// episodes for hindsight relabelling.
+    #[serde(default)]
+    pub short_episodes: u64,
 }
 
 /// Trains SAC+HER on `task` for `total_steps` env steps.
@@ -759,6 +789,7 @@ pub fn train_with_checkpoints(
                 curve: Vec::new(),
                 wall_s: 0.0,
                 pending_updates: 0,
+                short_episodes: 0,
             };
             (learner, run, venv.reset()?)
         }
@@ -766,7 +797,8 @@ pub fn train_with_checkpoints(
     let wall = |run: &RunState| run.wall_s + start.elapsed().as_secs_f64();
 
     let mut episodes: Vec<Episode> = obs.iter().map(fresh_episode).collect();
-    let (mut window_success, mut window_error, mut window_count) = (0usize, 0.0f64, 0usize);
+    let (mut window_success, mut window_error, mut window_count, mut window_errors) = (0usize, 0.0f64, 0usize, 0usize);
+    let horizon = task.episode.steps;
     while run.env_steps < total_steps {
         if run.env_steps >= run.next_eval {
             run_pending_updates(&venv, &mut learner, &mut run, &reward);
@@ -787,6 +819,7 @@ pub fn train_with_checkpoints(
         let (step, ()) = venv.step_alongside(&actions, || (0..pending).for_each(|_| learner.update(&reward)))?;
         run.env_steps += e as u64;
         let mut finished = Vec::new();
+        let mut ended = 0;
         for i in 0..e {
             let ep = &mut episodes[i];
             let last = step.final_observations[i].as_ref().unwrap_or(&step.observations[i]);
@@ -796,12 +829,22 @@ pub fn train_with_checkpoints(
             ep.achieved_goals.extend_from_slice(&last.achieved_goal);
             if step.final_observations[i].is_some() {
                 window_success += step.infos[i].success as usize;
-                window_error += step.infos[i].tip_error_mm;
                 window_count += 1;
-                finished.push(std::mem::replace(ep, fresh_episode(&step.observations[i])));
+                // A physics fault's error is NaN: the mean is over the others.
+                if step.infos[i].tip_error_mm.is_finite() {
+                    window_error += step.infos[i].tip_error_mm;
+                    window_errors += 1;
+                }
+                ended += 1;
+                let ep = std::mem::replace(ep, fresh_episode(&step.observations[i]));
+                if ep.actions.len() == horizon * ACTION_DIM {
+                    finished.push(ep);
+                } else {
+                    run.short_episodes += 1;
+                }
             }
         }
-        let all_at_boundary = finished.len() == e;
+        let all_at_boundary = ended == e;
         if !finished.is_empty() {
             learner.store(finished);
             on_progress(&Progress {
@@ -809,12 +852,12 @@ pub fn train_with_checkpoints(
                 total_steps,
                 wall_s: wall(&run),
                 train_success_rate: window_success as f64 / window_count as f64,
-                train_final_error_mm: window_error / window_count as f64,
+                train_final_error_mm: window_error / window_errors.max(1) as f64,
                 evaluation: None,
                 policy: None,
                 learner: Some(learner.stats()),
             });
-            (window_success, window_error, window_count) = (0, 0.0, 0);
+            (window_success, window_error, window_count, window_errors) = (0, 0.0, 0, 0);
         }
         obs = step.observations;
         // Learn: a fixed number of updates per env step once data exists,
@@ -847,7 +890,7 @@ pub fn train_with_checkpoints(
     run_pending_updates(&venv, &mut learner, &mut run, &reward);
     let at = (run.env_steps, total_steps, wall(&run));
     record_evaluation(&learner.policy(), task, config.eval_episodes, threads, at, &mut run.curve, on_progress)?;
-    Ok(Trained { learner, curve: run.curve.clone(), env_steps: run.env_steps, wall_s: wall(&run) })
+    Ok(Trained { learner, curve: run.curve.clone(), env_steps: run.env_steps, wall_s: wall(&run), short_episodes: run.short_episodes })
 }
 
 /// Runs the updates still due, on the envs' threads.

@@ -32,6 +32,16 @@ pub struct PerturbConfig {
     pub damping_spread: f64,
     /// Per-episode spread of the gravity compensation (model error).
     pub gravity_compensation_spread: f64,
+    /// Chance per control step that the step is declared a physics fault, as
+    /// a diverged simulation is (the episode truncates with
+    /// `info.physics_fault`): a testing aid for the fault handling of
+    /// trainers, evaluations and users' code. Below 1.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub fault_rate: f64,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 impl PerturbConfig {
@@ -52,6 +62,7 @@ impl PerturbConfig {
             stiffness_spread: 0.3,
             damping_spread: 0.3,
             gravity_compensation_spread: 0.1,
+            fault_rate: 0.0,
         }
     }
 
@@ -99,6 +110,7 @@ impl PerturbConfig {
             ("stiffness_spread", self.stiffness_spread),
             ("damping_spread", self.damping_spread),
             ("gravity_compensation_spread", self.gravity_compensation_spread),
+            ("fault_rate", self.fault_rate),
         ];
         for (name, v) in fields {
             if !(v.is_finite() && v >= 0.0) {
