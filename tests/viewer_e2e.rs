@@ -96,10 +96,20 @@ fn run_viewer(dir: &Path, task: &str, seed: u64, frames_to_run: u32, width: u32,
     );
 }
 
+/// Whether to skip for want of Xvfb or Vulkan. Where `.ci/run` installed
+/// them (it sets GESTURE_LAB_REQUIRE_RENDERER=1), a missing one is a failure.
+fn skip_without_renderer() -> bool {
+    let Some(reason) = missing_renderer() else { return false };
+    if std::env::var_os("GESTURE_LAB_REQUIRE_RENDERER").is_some_and(|v| v == "1") {
+        panic!("the viewer cannot render here ({reason}), and GESTURE_LAB_REQUIRE_RENDERER=1 says it must");
+    }
+    println!("SKIPPED: {reason}");
+    true
+}
+
 #[test]
 fn the_viewer_renders_the_goal_where_it_projects() {
-    if let Some(reason) = missing_renderer() {
-        println!("SKIPPED: {reason}");
+    if skip_without_renderer() {
         return;
     }
     let dir: PathBuf = std::env::temp_dir().join(format!("gl-viewer-e2e-{}", std::process::id()));
@@ -142,8 +152,7 @@ fn object_coloured([r, g, b]: [u8; 3]) -> bool {
 /// A grasp task in the real viewer: the oracle picks the object up, and the
 /// frame shows it where the simulation has lifted it, off the tray or board.
 fn assert_viewer_shows_the_object_lifted(task: &str, seed: u64, frames: u32, lift_m: f32) {
-    if let Some(reason) = missing_renderer() {
-        println!("SKIPPED: {reason}");
+    if skip_without_renderer() {
         return;
     }
     let dir: PathBuf = std::env::temp_dir().join(format!("gl-viewer-e2e-{task}-{}", std::process::id()));
