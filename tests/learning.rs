@@ -35,6 +35,22 @@ fn training_gives_the_same_weights_on_one_thread_or_two() {
     assert_ne!(run(sequential(), 2), two);
 }
 
+/// Nothing is shared between runs in one process (burn's device-wide state
+/// included): two trainings side by side give what each gives alone.
+#[test]
+fn two_trainings_side_by_side_give_the_weights_each_gives_alone() {
+    let task = TaskConfig::builtin("needle-reach").unwrap();
+    let run = |seed| sac::train(&task, quick(), 400, seed, 1, &mut |_| {}).unwrap().learner.actor_parameters();
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| run(3));
+        let b = s.spawn(|| run(4));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert_eq!(a, run(3));
+    assert_eq!(b, run(4));
+    assert_ne!(a, b);
+}
+
 /// A short run's outcome varies with the seed (on needle-reach, 5,000 steps:
 /// seeds 0-3 reach 32.5, 100, 100 and 90 % success), so two seeds are judged
 /// together: every run at least halves the error, and they succeed on half
