@@ -29,15 +29,55 @@ fn resuming_from_a_checkpoint_gives_the_uninterrupted_weights() {
     // The first process stops after 800 steps (its last checkpoint)...
     sac::train_with_checkpoints(&task, small(), 800, 5, 1, Some(&cp), None, &mut |_| {}).unwrap();
     assert!(dir.join("checkpoint/state.json").exists());
-    // ...the second picks up from there.
-    let resumed = sac::train_with_checkpoints(&task, small(), 1200, 5, 1, Some(&cp), None, &mut |_| {}).unwrap();
+    // ...the second picks up from there: its first report is after step 800
+    // (a run that ignored the checkpoint would report from its first episodes).
+    let backup = temp("inproc-backup");
+    copy_dir(&dir.join("checkpoint"), &backup);
+    let mut first_report = None;
+    let resumed = sac::train_with_checkpoints(&task, small(), 1200, 5, 1, Some(&cp), None, &mut |p| {
+        first_report.get_or_insert(p.env_steps);
+    })
+    .unwrap();
     assert_eq!(resumed.env_steps, 1200);
+    assert!(first_report.unwrap() > 800, "resumed at step {:?}", first_report);
     assert_eq!(resumed.learner.actor_parameters(), whole);
 
+    // A crash between the two renames of a save: the new checkpoint is still
+    // `checkpoint.tmp` (half written), the previous one already `checkpoint.old`.
+    let _ = std::fs::remove_dir_all(dir.join("checkpoint"));
+    copy_dir(&backup, &dir.join("checkpoint.old"));
+    std::fs::create_dir_all(dir.join("checkpoint.tmp")).unwrap();
+    std::fs::write(dir.join("checkpoint.tmp/state.json"), "{\"files\": [").unwrap();
+    let resumed = sac::train_with_checkpoints(&task, small(), 1200, 5, 1, Some(&cp), None, &mut |_| {}).unwrap();
+    assert_eq!(resumed.learner.actor_parameters(), whole, "resumed from checkpoint.old");
+
+    // A damaged checkpoint is refused, naming the file.
+    let _ = std::fs::remove_dir_all(dir.join("checkpoint"));
+    let _ = std::fs::remove_dir_all(dir.join("checkpoint.old"));
+    copy_dir(&backup, &dir.join("checkpoint"));
+    let part = std::fs::read_dir(dir.join("checkpoint")).unwrap().map(|e| e.unwrap().path()).find(|p| !p.ends_with("state.json")).unwrap();
+    let mut bytes = std::fs::read(&part).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x01;
+    std::fs::write(&part, &bytes).unwrap();
+    let err = sac::train_with_checkpoints(&task, small(), 1200, 5, 1, Some(&cp), None, &mut |_| {}).err().unwrap().to_string();
+    assert!(err.contains(&part.display().to_string()) && err.contains("damaged"), "{err}");
+    let _ = std::fs::remove_dir_all(&backup);
+
     // A checkpoint of another seed is refused by name.
+    let _ = std::fs::remove_dir_all(dir.join("checkpoint"));
+    sac::train_with_checkpoints(&task, small(), 800, 5, 1, Some(&cp), None, &mut |_| {}).unwrap();
     let err = sac::train_with_checkpoints(&task, small(), 1200, 6, 1, Some(&cp), None, &mut |_| {}).err().unwrap();
     assert!(err.to_string().contains("seed 5, not 6"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
 }
 
 fn train_cmd(out: &Path, config: &Path, resume: bool) -> Command {
