@@ -5,12 +5,18 @@
 //!   full task config, shapes, the input normaliser, algorithm and
 //!   hyper-parameters, seed, env steps, wall time, evaluation, and the
 //!   SHA-256 and size of the weights);
-//! - `actor.bpk`: the actor's weights (burn's burnpack format);
+//! - `actor-<first 16 hex digits of their SHA-256>.bpk`: the actor's weights
+//!   (burn's burnpack format; bundles from before are `actor.bpk`, and the
+//!   manifest names the file either way);
 //! - `curve.csv` and `curve.png`: the learning curve (evaluation success
 //!   rate and final tip error against env steps).
 //!
-//! Every file is written atomically (a temp file, then a rename). Loading
-//! checks all of it and names the file and the problem when it refuses.
+//! Every file is written atomically (a temp file, then a rename), and the
+//! manifest last: it is the commit. New weights go to a new file name, so
+//! until the new manifest replaces the old one the old bundle is whole; a
+//! crash or a full disk at any point leaves the old bundle or the new one,
+//! never new weights under an old manifest. Loading checks all of it and
+//! names the file and the problem when it refuses.
 
 pub mod demos;
 pub mod training;
@@ -36,6 +42,7 @@ use crate::task::TaskConfig;
 pub const FORMAT: &str = "gesture-lab-policy";
 pub const FORMAT_VERSION: u32 = 1;
 pub const MANIFEST_FILE: &str = "policy.json";
+/// The weights file of bundles written before weights were named by their checksum.
 pub const WEIGHTS_FILE: &str = "actor.bpk";
 pub const CURVE_FILE: &str = "curve.csv";
 pub const CURVE_PLOT: &str = "curve.png";
@@ -182,16 +189,32 @@ pub fn curve_png(path: &Path, title: &str, curve: &[Evaluation]) -> crate::Resul
     std::fs::rename(&tmp, path).map_err(|e| crate::Error::io(path, e))
 }
 
-/// Writes a bundle: weights first, then the manifest that vouches for them.
+/// The weights file of `weights` in a bundle: named by their checksum.
+pub fn weights_file_name(weights: &[u8]) -> String {
+    format!("actor-{}.bpk", &sha256_hex(weights)[..16])
+}
+
+/// The weights file the bundle in `dir` names (its manifest's `weights_file`).
+pub fn weights_path(dir: &Path) -> crate::Result<PathBuf> {
+    let m = dir.join(MANIFEST_FILE);
+    let text = std::fs::read_to_string(&m).map_err(|e| crate::Error::io(&m, e))?;
+    let manifest: serde_json::Value = serde_json::from_str(&text).map_err(|e| crate::Error::Invalid(format!("{}: {e}", m.display())))?;
+    let name = manifest["weights_file"].as_str().ok_or_else(|| crate::Error::Invalid(format!("{}: no weights_file", m.display())))?;
+    Ok(dir.join(name))
+}
+
+/// Writes a bundle: weights under a new name, the curve, then the manifest
+/// that vouches for them (the commit), then the previous weights go.
 pub fn save(dir: &Path, mut manifest: Manifest, actor: &PolicyNet, curve: &[Evaluation]) -> crate::Result<()> {
     let io = |p: &Path, e| crate::Error::io(p, e);
     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    let previous_weights = weights_path(dir).ok();
     manifest.network.kind = actor.kind().into();
     let weights = actor_bytes(actor);
-    manifest.weights_file = WEIGHTS_FILE.into();
+    manifest.weights_file = weights_file_name(&weights);
     manifest.weights_bytes = weights.len() as u64;
     manifest.weights_sha256 = sha256_hex(&weights);
-    let w = dir.join(WEIGHTS_FILE);
+    let w = dir.join(&manifest.weights_file);
     write_atomic(&w, &weights).map_err(|e| io(&w, e))?;
     let c = dir.join(CURVE_FILE);
     write_atomic(&c, curve_csv(curve).as_bytes()).map_err(|e| io(&c, e))?;
@@ -200,6 +223,10 @@ pub fn save(dir: &Path, mut manifest: Manifest, actor: &PolicyNet, curve: &[Eval
     let m = dir.join(MANIFEST_FILE);
     let json = serde_json::to_string_pretty(&manifest).expect("manifest serialises");
     write_atomic(&m, json.as_bytes()).map_err(|e| io(&m, e))?;
+    // Only a plain file name in this directory, and never the one just written.
+    if let Some(old) = previous_weights.filter(|p| *p != w && p.parent() == Some(dir) && p.is_file()) {
+        let _ = std::fs::remove_file(old);
+    }
     Ok(())
 }
 

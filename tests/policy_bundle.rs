@@ -3,20 +3,24 @@
 use std::path::{Path, PathBuf};
 
 use gesture_lab::env::Env;
-use gesture_lab::policy::{self, MANIFEST_FILE, WEIGHTS_FILE};
+use gesture_lab::policy::{self, MANIFEST_FILE};
 use gesture_lab::rl::GoalPolicy;
 use gesture_lab::rl::sac::{self, SacHerConfig};
 use gesture_lab::task::TaskConfig;
 
 /// A tiny, quickly trained bundle in a fresh temp directory, and the trained policy.
 fn small_bundle(name: &str) -> (PathBuf, GoalPolicy) {
+    small_bundle_seeded(name, 3)
+}
+
+fn small_bundle_seeded(name: &str, seed: u64) -> (PathBuf, GoalPolicy) {
     let dir = std::env::temp_dir().join(format!("gesture-lab-test-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let task = TaskConfig::builtin("needle-reach").unwrap();
     let config = SacHerConfig::new().with_hidden(16).with_batch_size(32).with_random_steps(100).with_eval_interval(100_000).with_eval_episodes(2);
-    let trained = sac::train(&task, config.clone(), 200, 3, 1, &mut |_| {}).unwrap();
+    let trained = sac::train(&task, config.clone(), 200, seed, 1, &mut |_| {}).unwrap();
     let run = policy::RunInfo {
-        seed: 3,
+        seed,
         env_steps: trained.env_steps,
         wall_time_s: trained.wall_s,
         evaluation: trained.curve.last().unwrap().clone(),
@@ -36,8 +40,9 @@ fn copy_bundle(from: &Path, name: &str) -> PathBuf {
     let to = from.with_file_name(format!("{}-{name}", from.file_name().unwrap().to_string_lossy()));
     let _ = std::fs::remove_dir_all(&to);
     std::fs::create_dir_all(&to).unwrap();
-    for f in [MANIFEST_FILE, WEIGHTS_FILE, policy::CURVE_FILE] {
-        std::fs::copy(from.join(f), to.join(f)).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
     }
     to
 }
@@ -71,22 +76,24 @@ fn a_bundle_round_trips_and_bad_bundles_are_refused_by_name() {
     assert!(a.iter().all(|v| v.is_finite() && v.abs() <= 1.0));
 
     // A truncated weights file.
+    let weights_name = policy::weights_path(&dir).unwrap().file_name().unwrap().to_string_lossy().into_owned();
+    assert!(weights_name.starts_with("actor-") && weights_name.ends_with(".bpk"), "{weights_name}");
     let d = copy_bundle(&dir, "truncated");
-    let w = d.join(WEIGHTS_FILE);
+    let w = d.join(&weights_name);
     let bytes = std::fs::read(&w).unwrap();
     std::fs::write(&w, &bytes[..bytes.len() / 2]).unwrap();
     let e = load_error(&d, None);
-    assert!(e.contains(WEIGHTS_FILE) && e.contains("truncated"), "{e}");
+    assert!(e.contains(&weights_name) && e.contains("truncated"), "{e}");
 
     // One flipped byte.
     let d = copy_bundle(&dir, "flipped");
-    let w = d.join(WEIGHTS_FILE);
+    let w = d.join(&weights_name);
     let mut bytes = std::fs::read(&w).unwrap();
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x10;
     std::fs::write(&w, &bytes).unwrap();
     let e = load_error(&d, None);
-    assert!(e.contains(WEIGHTS_FILE) && e.contains("checksum"), "{e}");
+    assert!(e.contains(&weights_name) && e.contains("checksum"), "{e}");
 
     // Another format version.
     let d = copy_bundle(&dir, "version");
@@ -115,7 +122,7 @@ fn a_bundle_round_trips_and_bad_bundles_are_refused_by_name() {
 
     // A weights file outside the bundle (absolute, or up with `..`), even one that exists.
     let d = copy_bundle(&dir, "escape");
-    std::fs::copy(d.join(WEIGHTS_FILE), d.with_file_name("outside.bpk")).unwrap();
+    std::fs::copy(d.join(&weights_name), d.with_file_name("outside.bpk")).unwrap();
     for escape in ["../outside.bpk", "/etc/passwd", "sub/../actor.bpk", ""] {
         edit_manifest(&d, |v| v["weights_file"] = escape.into());
         let e = load_error(&d, None);
@@ -125,9 +132,9 @@ fn a_bundle_round_trips_and_bad_bundles_are_refused_by_name() {
 
     // A missing file.
     let d = copy_bundle(&dir, "missing");
-    std::fs::remove_file(d.join(WEIGHTS_FILE)).unwrap();
+    std::fs::remove_file(d.join(&weights_name)).unwrap();
     let e = load_error(&d, None);
-    assert!(e.contains(WEIGHTS_FILE) && e.contains("cannot read"), "{e}");
+    assert!(e.contains(&weights_name) && e.contains("cannot read"), "{e}");
     let e = load_error(Path::new("/nonexistent/policy"), None);
     assert!(e.contains("/nonexistent/policy/policy.json"), "{e}");
 
@@ -187,7 +194,8 @@ fn the_same_run_writes_the_same_bytes_and_a_bad_out_fails_before_training() {
     }
     assert!(progress > 0);
     // burn numbers parameters at random; the bundle must not carry that.
-    let (a, b) = (std::fs::read(base.join("a").join(WEIGHTS_FILE)).unwrap(), std::fs::read(base.join("b").join(WEIGHTS_FILE)).unwrap());
+    let weights = |d: &str| std::fs::read(policy::weights_path(&base.join(d)).unwrap()).unwrap();
+    let (a, b) = (weights("a"), weights("b"));
     assert_eq!(a, b, "the same seed and config write the same weights file");
     let sha = |d: &str| policy::load(&base.join(d), None).unwrap().manifest.weights_sha256;
     assert_eq!(sha("a"), sha("b"));
@@ -200,4 +208,32 @@ fn the_same_run_writes_the_same_bytes_and_a_bad_out_fails_before_training() {
     assert!(err.contains(&file.display().to_string()) && err.contains("is a file"), "{err}");
     assert_eq!(progress, 0, "nothing was trained");
     std::fs::remove_dir_all(&base).unwrap();
+}
+
+#[test]
+fn a_full_disk_while_a_bundle_is_saved_leaves_the_previous_bundle_whole() {
+    let (dir, first) = small_bundle("diskfull");
+    let first_weights = policy::weights_path(&dir).unwrap();
+    // Another run's weights into the same directory, with the disk full
+    // when the manifest (the commit) is written: /dev/full refuses every byte.
+    let (other_dir, second) = small_bundle_seeded("diskfull-other", 4);
+    let other = policy::load(&other_dir, None).unwrap();
+    std::os::unix::fs::symlink("/dev/full", dir.join(format!("{MANIFEST_FILE}.tmp"))).unwrap();
+    let curve = [other.manifest.evaluation.clone()];
+    let err = policy::save(&dir, other.manifest.clone(), second.actor(), &curve).err().unwrap().to_string();
+    assert!(err.contains(MANIFEST_FILE), "{err}");
+    // The previous bundle still loads, with its own weights.
+    let mut env = Env::from_task("needle-reach").unwrap();
+    let observations: Vec<_> = (0..8).map(|s| env.reset(s).unwrap()).collect();
+    let reloaded = policy::load(&dir, None).unwrap();
+    assert_eq!(reloaded.policy.act(&observations), first.act(&observations));
+    assert_eq!(policy::weights_path(&dir).unwrap(), first_weights);
+
+    // With room again, the save goes through and the old weights file goes.
+    std::fs::remove_file(dir.join(format!("{MANIFEST_FILE}.tmp"))).unwrap();
+    policy::save(&dir, other.manifest.clone(), second.actor(), &curve).unwrap();
+    assert_eq!(policy::load(&dir, None).unwrap().policy.act(&observations), second.act(&observations));
+    assert!(!first_weights.exists(), "the previous weights file was removed");
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&other_dir);
 }

@@ -22,7 +22,8 @@ def test_train_writes_the_bundle_the_cli_writes(cli, tmp_path):
     assert report["curve"][-1] == report["evaluation"]
     (tmp_path / "small.toml").write_text(SMALL_TOML)
     run_cli(cli, "train", "--task", "needle-reach", "--steps", "300", "--seed", "4", "--config", str(tmp_path / "small.toml"), "--out", str(tmp_path / "cli"), "--quiet")
-    py, rs = (tmp_path / "py" / "actor.bpk").read_bytes(), (tmp_path / "cli" / "actor.bpk").read_bytes()
+    weights = lambda d: d / json.loads((d / "policy.json").read_text())["weights_file"]  # noqa: E731
+    py, rs = weights(tmp_path / "py").read_bytes(), weights(tmp_path / "cli").read_bytes()
     assert py == rs, "the same seed and config give the same weights from Python and from the CLI"
 
 
