@@ -48,3 +48,17 @@ fn shipped_needle_pick_policy_picks_the_needle_on_seeded_episodes() {
     assert!(ev.held_at_end_rate.unwrap() >= 0.9, "held at the end {:?}", ev.held_at_end_rate);
     assert!(ev.mean_final_error_mm < 5.0, "error {} mm", ev.mean_final_error_mm);
 }
+
+/// Learned from 100 oracle demonstrations in assisted grasp mode (SAC+HER,
+/// seed 0): the gauze really grasped, welded after the two-blade contact,
+/// and carried to the goal.
+#[test]
+fn shipped_gauze_retrieve_policy_carries_the_gauze_on_seeded_episodes() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/gauze-retrieve-assisted");
+    let loaded = policy::load(&dir, Some("gauze-retrieve")).unwrap();
+    assert_eq!(loaded.manifest.algorithm, "sac-her");
+    assert_eq!(loaded.manifest.task_config.physics.grasp, gesture_lab::sim::physics::GraspMode::Assisted);
+    let ev = evaluate(&loaded.policy, &loaded.manifest.task_config, 50, 2024, 0).unwrap();
+    assert!(ev.success_rate >= 0.9, "success {}", ev.success_rate);
+    assert!(ev.held_at_end_rate.unwrap() >= 0.9, "held at the end {:?}", ev.held_at_end_rate);
+}
