@@ -35,30 +35,29 @@ fn shipped_gesture_trace_policy_traces_within_the_bar() {
     assert!(ev.mean_tracking_rms_mm.unwrap() <= 2.0, "rms {:?}", ev.mean_tracking_rms_mm);
 }
 
-/// Learned from 100 oracle demonstrations (SAC+HER, friction grasp mode):
-/// the needle really picked up, carried to the goal and held there.
+/// A shipped grasp policy (SAC+HER from 100 oracle demonstrations) on 50
+/// episodes of seed 2024: the object really grasped, carried to the goal
+/// and held there. Returns the evaluation for task-specific checks.
+fn assert_grasp_policy_delivers(bundle: &str, task: &str, mode: gesture_lab::sim::physics::GraspMode) -> gesture_lab::rl::sac::Evaluation {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies").join(bundle);
+    let loaded = policy::load(&dir, Some(task)).unwrap();
+    assert_eq!(loaded.manifest.algorithm, "sac-her");
+    assert_eq!(loaded.manifest.task_config.physics.grasp, mode);
+    let ev = evaluate(&loaded.policy, &loaded.manifest.task_config, 50, 2024, 0).unwrap();
+    assert!(ev.success_rate >= 0.9, "{bundle}: success {}", ev.success_rate);
+    assert!(ev.held_at_end_rate.unwrap() >= 0.9, "{bundle}: held at the end {:?}", ev.held_at_end_rate);
+    ev
+}
+
+/// The needle picked up by friction alone.
 #[test]
 fn shipped_needle_pick_policy_picks_the_needle_on_seeded_episodes() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/needle-pick");
-    let loaded = policy::load(&dir, Some("needle-pick")).unwrap();
-    assert_eq!(loaded.manifest.algorithm, "sac-her");
-    assert_eq!(loaded.manifest.task_config.physics.grasp, gesture_lab::sim::physics::GraspMode::Friction);
-    let ev = evaluate(&loaded.policy, &loaded.manifest.task_config, 50, 2024, 0).unwrap();
-    assert!(ev.success_rate >= 0.9, "success {}", ev.success_rate);
-    assert!(ev.held_at_end_rate.unwrap() >= 0.9, "held at the end {:?}", ev.held_at_end_rate);
+    let ev = assert_grasp_policy_delivers("needle-pick", "needle-pick", gesture_lab::sim::physics::GraspMode::Friction);
     assert!(ev.mean_final_error_mm < 5.0, "error {} mm", ev.mean_final_error_mm);
 }
 
-/// Learned from 100 oracle demonstrations in assisted grasp mode (SAC+HER,
-/// seed 0): the gauze really grasped, welded after the two-blade contact,
-/// and carried to the goal.
+/// The gauze grasped, welded after the two-blade contact (assisted mode, seed 0).
 #[test]
 fn shipped_gauze_retrieve_policy_carries_the_gauze_on_seeded_episodes() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/gauze-retrieve-assisted");
-    let loaded = policy::load(&dir, Some("gauze-retrieve")).unwrap();
-    assert_eq!(loaded.manifest.algorithm, "sac-her");
-    assert_eq!(loaded.manifest.task_config.physics.grasp, gesture_lab::sim::physics::GraspMode::Assisted);
-    let ev = evaluate(&loaded.policy, &loaded.manifest.task_config, 50, 2024, 0).unwrap();
-    assert!(ev.success_rate >= 0.9, "success {}", ev.success_rate);
-    assert!(ev.held_at_end_rate.unwrap() >= 0.9, "held at the end {:?}", ev.held_at_end_rate);
+    assert_grasp_policy_delivers("gauze-retrieve-assisted", "gauze-retrieve", gesture_lab::sim::physics::GraspMode::Assisted);
 }
