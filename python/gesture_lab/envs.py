@@ -121,8 +121,8 @@ def _compute_reward(core: Any, goal_dim: int, achieved_goal: Any, desired_goal: 
     achieved = np.asarray(achieved_goal, dtype=np.float32)
     desired = np.asarray(desired_goal, dtype=np.float32)
     single = achieved.ndim == 1
-    achieved2 = np.ascontiguousarray(achieved.reshape(-1, goal_dim) if achieved.size else achieved.reshape(0, goal_dim))
-    desired2 = np.ascontiguousarray(desired.reshape(-1, goal_dim) if desired.size else desired.reshape(0, goal_dim))
+    achieved2 = np.ascontiguousarray(achieved.reshape(-1, goal_dim))
+    desired2 = np.ascontiguousarray(desired.reshape(-1, goal_dim))
     rewards = core.compute_reward(achieved2, desired2, _action_penalties(info, achieved2.shape[0]))
     if single:
         return rewards[0]

@@ -89,12 +89,9 @@ class GestureLabSB3VecEnv(VecEnv):
     def close(self) -> None:
         pass
 
-    def _targets(self, indices: Any) -> Sequence[int]:
-        return self._get_indices(indices)
-
     def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
         value = getattr(self.venv, attr_name)
-        return [value for _ in self._targets(indices)]
+        return [value for _ in self._get_indices(indices)]
 
     def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
         raise AttributeError(f"gesture-lab envs share one config: set `{attr_name}` through the env's keyword arguments instead")
@@ -103,10 +100,10 @@ class GestureLabSB3VecEnv(VecEnv):
         # Every env runs the same task, so one call serves all (compute_reward for HER, say).
         method = getattr(self.venv, method_name)
         result = method(*method_args, **method_kwargs)
-        return [result for _ in self._targets(indices)]
+        return [result for _ in self._get_indices(indices)]
 
     def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:
-        return [False for _ in self._targets(indices)]
+        return [False for _ in self._get_indices(indices)]
 
     def get_images(self) -> Sequence[np.ndarray | None]:
         return [None for _ in range(self.num_envs)]

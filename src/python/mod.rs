@@ -51,12 +51,16 @@ fn guarded<T>(work: impl FnOnce() -> crate::Result<T>) -> PyResult<T> {
     }
 }
 
-/// A JSON object (a Python dict, serialised) as TOML text.
-fn json_to_toml(json: &str, what: &str) -> crate::Result<String> {
+/// A JSON object (a Python dict, serialised) as a TOML table; errors name `what`.
+fn json_table(json: &str, what: &str) -> crate::Result<toml::Table> {
     let bad = |m: String| Error::Config { origin: what.into(), message: m };
     let value: serde_json::Value = serde_json::from_str(json).map_err(|e| bad(e.to_string()))?;
-    let table = toml::Table::try_from(value).map_err(|e| bad(format!("{e} (a value TOML cannot hold: None, say)")))?;
-    toml::to_string(&table).map_err(|e| bad(e.to_string()))
+    toml::Table::try_from(value).map_err(|e| bad(format!("{e} (a value TOML cannot hold: None, say)")))
+}
+
+/// A JSON object (a Python dict, serialised) as TOML text.
+fn json_to_toml(json: &str, what: &str) -> crate::Result<String> {
+    toml::to_string(&json_table(json, what)?).map_err(|e| Error::Config { origin: what.into(), message: e.to_string() })
 }
 
 /// The task config a Python caller asked for. `overrides` is a JSON object
@@ -68,14 +72,7 @@ fn task_config(
     perturb: Option<String>,
     grasp: Option<&str>,
 ) -> crate::Result<TaskConfig> {
-    let overrides = match overrides {
-        None => None,
-        Some(json) => {
-            let bad = |m: String| Error::Config { origin: "config overrides".into(), message: m };
-            let value: serde_json::Value = serde_json::from_str(json).map_err(|e| bad(e.to_string()))?;
-            Some(toml::Table::try_from(value).map_err(|e| bad(format!("{e} (a value TOML cannot hold: None, say)")))?)
-        }
-    };
+    let overrides = overrides.map(|json| json_table(json, "config overrides")).transpose()?;
     let grasp = grasp.map(str::parse).transpose()?;
     TaskSpec { task, config_file, overrides, perturb, grasp }.load()
 }
