@@ -301,8 +301,16 @@ pub fn load(dir: &Path, expected_task: Option<&str>) -> Result<LoadedPolicy, Pol
     if manifest.normalizer.dim() != obs_dim + goal_dim {
         return Err(file_error(&m, format!("normaliser has {} components, the policy input has {}", manifest.normalizer.dim(), obs_dim + goal_dim)));
     }
+    manifest.normalizer.check().map_err(|e| file_error(&m, e))?;
     if !matches!(manifest.network.kind.as_str(), "tanh-gaussian-mlp" | "gaussian-mlp") || manifest.network.hidden == 0 {
         return Err(file_error(&m, format!("unknown network {:?}", manifest.network)));
+    }
+    // The network is allocated before its weights are read: its hidden x
+    // hidden layer alone takes 4 hidden² bytes, so a width the weights cannot
+    // hold is refused here, not by running out of memory.
+    let hidden = manifest.network.hidden as u128;
+    if 4 * hidden * hidden > manifest.weights_bytes as u128 {
+        return Err(file_error(&m, format!("network.hidden = {hidden} does not fit weights of {} bytes", manifest.weights_bytes)));
     }
 
     // A plain file name inside the bundle: an absolute path or `..` would read outside it.
@@ -328,6 +336,9 @@ pub fn load(dir: &Path, expected_task: Option<&str>) -> Result<LoadedPolicy, Pol
     } else {
         PolicyNet::TanhGaussian(Actor::new(input, ACTION_DIM, hidden, &device).try_load_record(record).map_err(misfit)?)
     };
+    if actor.parameters().iter().any(|v| !v.is_finite()) {
+        return Err(file_error(&w, "the weights hold a non-finite value (NaN or infinity)"));
+    }
     let policy = GoalPolicy::new(actor, manifest.normalizer.clone(), obs_dim, goal_dim);
     Ok(LoadedPolicy { manifest, policy })
 }

@@ -177,6 +177,22 @@ pub fn load(dir: &Path, task: &TaskConfig, config: &SacHerConfig, seed: u64, dem
     if state.demos_sha256 != demos.map(|d| d.sha256()) {
         return Err(cp.error("the checkpoint was made from other demonstrations (or with/without them): give the same --demos files"));
     }
+    // The networks are sized from these before any weights are read.
+    let env = crate::env::Env::new(task.clone())?;
+    if (state.obs_dim, state.goal_dim) != (env.observation_dim(), env.goal_dim()) {
+        return Err(cp.error(format!(
+            "obs_dim {} and goal_dim {} do not match task `{}` ({} and {})",
+            state.obs_dim,
+            state.goal_dim,
+            task.task,
+            env.observation_dim(),
+            env.goal_dim()
+        )));
+    }
+    state.normalizer.check().map_err(|e| cp.error(e))?;
+    if state.normalizer.dim() != state.obs_dim + state.goal_dim {
+        return Err(cp.error(format!("normalizer has {} components, the networks' input {}", state.normalizer.dim(), state.obs_dim + state.goal_dim)));
+    }
     let mut learner = SacHer::new(config.clone(), task, state.obs_dim, state.goal_dim, seed);
     let (input, hidden, dev) = (state.obs_dim + state.goal_dim, config.hidden, learner.device.clone());
     let fit = |e| cp.error(e);

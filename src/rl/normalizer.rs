@@ -26,6 +26,29 @@ impl RunningNormalizer {
         self.mean.len()
     }
 
+    /// Refuses statistics read from a file that could not normalise: the
+    /// lengths differ, a value is not finite, or the clip or the floor of
+    /// the standard deviation is not positive (a NaN or negative clip makes
+    /// `clamp` panic; a zero floor divides by zero).
+    pub fn check(&self) -> Result<(), String> {
+        if self.m2.len() != self.mean.len() {
+            return Err(format!("normalizer: {} means but {} variances", self.mean.len(), self.m2.len()));
+        }
+        if !(self.count.is_finite() && self.count >= 0.0) {
+            return Err(format!("normalizer.count = {} must be a finite count", self.count));
+        }
+        if self.mean.iter().chain(&self.m2).any(|v| !v.is_finite()) || self.m2.iter().any(|&v| v < 0.0) {
+            return Err("normalizer: means and variances must be finite, variances >= 0".into());
+        }
+        if !(self.clip.is_finite() && self.clip > 0.0) {
+            return Err(format!("normalizer.clip = {} must be > 0", self.clip));
+        }
+        if !(self.min_std.is_finite() && self.min_std > 0.0) {
+            return Err(format!("normalizer.min_std = {} must be > 0", self.min_std));
+        }
+        Ok(())
+    }
+
     /// Adds a batch of rows (`rows.len()` a multiple of `dim`).
     pub fn update(&mut self, rows: &[f32]) {
         let dim = self.dim();

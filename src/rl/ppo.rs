@@ -291,6 +291,15 @@ pub fn train_with_checkpoints(
                     state.rollouts
                 )));
             }
+            for (stats, dim) in [(&state.normalizer, input), (&state.return_stats, 1)] {
+                stats.check().map_err(|e| cp.error(e))?;
+                if stats.dim() != dim {
+                    return Err(cp.error(format!("running statistics of {} components, expected {dim}", stats.dim())));
+                }
+            }
+            if state.discounted.len() != e || state.episode_counters.len() != e {
+                return Err(cp.error(format!("the checkpoint holds {} envs' returns, the config {e} envs", state.discounted.len())));
+            }
             agent = ActorCritic::new(input, &config, &device).try_load_record(cp.record("agent.bpk")?).map_err(|e| cp.error(e))?;
             optimizer = cp.optimizer("optimizer.bin", &adam)?;
             (first_rollout, env_steps, next_eval, next_checkpoint, updates, curve) =

@@ -5,19 +5,23 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+/// Upper bound of `substeps`, `solver_iterations` and `pgs_iterations`.
+pub const MAX_ITERATIONS: usize = 100;
+
 /// How the rapier world is stepped.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PhysicsConfig {
     /// Physics substep in seconds.
     pub dt: f64,
-    /// Physics substeps per control step (control period = dt × substeps).
+    /// Physics substeps per control step (control period = dt × substeps),
+    /// 1 to 100.
     pub substeps: usize,
-    /// rapier solver iterations per substep.
+    /// rapier solver iterations per substep, 1 to 100.
     pub solver_iterations: usize,
     /// Gauss–Seidel sweeps inside each solver iteration (rapier: 1). One
     /// sweep leaves static friction unconverged: a needle held with 60× its
-    /// weight in friction still slid out of the jaws while lifted.
+    /// weight in friction still slid out of the jaws while lifted. 1 to 100.
     pub pgs_iterations: usize,
     /// Gravity along world −Y (m/s²).
     pub gravity: f64,
@@ -141,14 +145,14 @@ impl PhysicsConfig {
         if self.dt > 0.05 {
             return bad(format!("physics.dt = {} s is too coarse for the joint servos (at most 0.05)", self.dt));
         }
-        if self.substeps == 0 {
-            return bad("physics.substeps = 0 must be at least 1".into());
-        }
-        if self.pgs_iterations == 0 {
-            return bad("physics.pgs_iterations = 0 must be at least 1".into());
-        }
-        if self.solver_iterations == 0 {
-            return bad("physics.solver_iterations = 0 must be at least 1".into());
+        // Bounded above too: a control step costs their product, and a
+        // billion substeps would hang the first step instead of failing.
+        for (field, v) in
+            [("physics.substeps", self.substeps), ("physics.solver_iterations", self.solver_iterations), ("physics.pgs_iterations", self.pgs_iterations)]
+        {
+            if !(1..=MAX_ITERATIONS).contains(&v) {
+                return bad(format!("{field} = {v} must be between 1 and {MAX_ITERATIONS}"));
+            }
         }
         for (field, v) in [
             ("physics.length_unit", self.length_unit),

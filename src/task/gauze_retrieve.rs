@@ -12,7 +12,9 @@ use rapier3d::na::{Isometry3, Vector3};
 use rapier3d::prelude::PhysicsWorld;
 use serde::{Deserialize, Serialize};
 
-use super::pick_place::{Delivery, Grip, PickPlace, PickScene, Placement, check_half_extents, check_values, heading_of_x, lay_tray, spread_goal};
+use super::pick_place::{
+    Delivery, Grip, PickPlace, PickScene, Placement, check_fits_on_tray, check_half_extents, check_values, heading_of_x, lay_tray, spread_goal,
+};
 use super::{TaskConfig, flat_pose};
 use crate::error::Result;
 use crate::rng::Rng;
@@ -66,7 +68,14 @@ impl GauzeRetrieveConfig {
             ("gauze_retrieve.tray_half_extents", self.tray_half_extents),
             ("gauze_retrieve.pad_half_extents", self.pad_half_extents),
             ("gauze_retrieve.gauze_half_extents", self.gauze_half_extents),
-        ])
+        ])?;
+        let [gx, _, gz] = self.gauze_half_extents;
+        check_fits_on_tray(
+            "the gauze (gauze_region_m + its half diagonal)",
+            self.gauze_region_m + gx.hypot(gz),
+            "gauze_retrieve.tray_half_extents",
+            self.tray_half_extents,
+        )
     }
 }
 

@@ -12,7 +12,7 @@ use rapier3d::na::Isometry3;
 use rapier3d::prelude::PhysicsWorld;
 use serde::{Deserialize, Serialize};
 
-use super::pick_place::{Grip, PickPlace, PickScene, Placement, check_half_extents, check_values, heading_of_x, lay_tray, spread_goal};
+use super::pick_place::{Grip, PickPlace, PickScene, Placement, check_fits_on_tray, check_half_extents, check_values, heading_of_x, lay_tray, spread_goal};
 use super::{TaskConfig, flat_pose};
 use crate::error::{Error, Result};
 use crate::rng::Rng;
@@ -66,7 +66,14 @@ impl NeedlePickConfig {
                 message: format!("needle_pick.needle.arc_deg = {} is more than a full circle", n.arc_deg),
             });
         }
-        check_half_extents(&[("needle_pick.tray_half_extents", self.tray_half_extents), ("needle_pick.pad_half_extents", self.pad_half_extents)])
+        check_half_extents(&[("needle_pick.tray_half_extents", self.tray_half_extents), ("needle_pick.pad_half_extents", self.pad_half_extents)])?;
+        // Every point of the arc lies within its diameter of the midpoint.
+        check_fits_on_tray(
+            "the needle (needle_region_m + 2 needle.arc_radius)",
+            self.needle_region_m + 2.0 * n.arc_radius,
+            "needle_pick.tray_half_extents",
+            self.tray_half_extents,
+        )
     }
 }
 

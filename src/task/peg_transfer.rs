@@ -94,6 +94,23 @@ impl PegTransferConfig {
         if self.far_pegs.iter().chain(&self.near_pegs).flatten().any(|v| !v.is_finite()) {
             return bad("peg_transfer: peg positions must be finite".into());
         }
+        // A block's corners lie at twice the inradius (an equilateral triangle).
+        let corner = 2.0 * b.outer_inradius;
+        let [hx, _, hz] = self.board_half_extents;
+        if let Some(p) = self.far_pegs.iter().chain(&self.near_pegs).find(|p| p[0].abs() + corner > hx || p[1].abs() + corner > hz) {
+            return bad(format!(
+                "peg_transfer: a block on the peg at {p:?} (corners {corner} m from its axis, block.outer_inradius × 2) overhangs the board's edge"
+            ));
+        }
+        for (i, p) in self.far_pegs.iter().enumerate() {
+            if let Some(q) = self.far_pegs[i + 1..].iter().find(|q| (p[0] - q[0]).hypot(p[1] - q[1]) < 2.0 * corner) {
+                return bad(format!(
+                    "peg_transfer: blocks on the far pegs {p:?} and {q:?} would overlap (block.outer_inradius = {} m: pegs must be {} m apart)",
+                    b.outer_inradius,
+                    2.0 * corner
+                ));
+            }
+        }
         Ok(())
     }
 

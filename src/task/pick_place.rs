@@ -348,6 +348,21 @@ pub fn check_values(positive: &[(&str, f64)], non_negative: &[(&str, f64)]) -> R
     Ok(())
 }
 
+/// Refuses an object that can start beyond the edge of its tray: `reach`
+/// is how far from the tray's centre any part of it can lie, in x or z.
+/// (A scene built of overlapping metre-sized objects also steps so slowly
+/// that a bad config would hang instead of failing.)
+pub fn check_fits_on_tray(object: &str, reach: f64, tray: &str, tray_half_extents: [f64; 3]) -> Result<()> {
+    let room = tray_half_extents[0].min(tray_half_extents[2]);
+    if !(reach <= room) {
+        return Err(Error::Config {
+            origin: "task config".into(),
+            message: format!("{object} can lie {reach} m from the centre, beyond the edge of {tray} ({room} m)"),
+        });
+    }
+    Ok(())
+}
+
 /// Refuses half extents that are not all positive, naming the field.
 pub fn check_half_extents(fields: &[(&str, [f64; 3])]) -> Result<()> {
     for &(field, h) in fields {
