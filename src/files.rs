@@ -33,7 +33,7 @@ pub fn check_output_file(path: &Path) -> Result<()> {
         return Err(Error::Invalid(format!("{}: is a directory, not a file that can be written", path.display())));
     }
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::Invalid(format!("{}: cannot create its directory {}: {e}", path.display(), dir.display())))?;
     let probe = dir.join(format!(".{}.probe", path.file_name().and_then(|n| n.to_str()).unwrap_or("output")));
     std::fs::write(&probe, b"").map_err(|e| Error::io(path, e))?;
     std::fs::remove_file(&probe).map_err(|e| Error::io(&probe, e))
@@ -49,4 +49,18 @@ pub fn check_output_dir(dir: &Path) -> Result<()> {
     let probe = dir.join(".write-probe");
     std::fs::write(&probe, b"").map_err(|e| Error::io(dir, e))?;
     std::fs::remove_file(&probe).map_err(|e| Error::io(&probe, e))
+}
+
+/// Runs a third-party decoder on bytes read from `path`, turning a panic
+/// inside it (burn's record loaders `expect` on some malformed input) into
+/// an error that names the file. The panic hook still prints its message.
+pub fn decode_guarded<T, E: std::fmt::Display>(path: &Path, decode: impl FnOnce() -> std::result::Result<T, E>) -> std::result::Result<T, String> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode)) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(panic) => {
+            let why = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default();
+            Err(format!("{}: malformed ({why})", path.display()))
+        }
+    }
 }

@@ -55,6 +55,33 @@ pub fn learning_curve(path: &Path, title: &str, success: &[Series], error_mm: &[
     root.present().map_err(|e| err(&e))
 }
 
+/// One panel: `series` as lines against `x_label`, the y axis from 0 to
+/// a little above the largest value.
+pub fn line_plot(path: &Path, title: &str, x_label: &str, y_label: &str, series: &[Series]) -> Result<(), String> {
+    ensure_font();
+    let err = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let root = BitMapBackend::new(path, (1000, 480)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let root = root.titled(title, ("sans-serif", 22)).map_err(|e| err(&e))?;
+    let points = || series.iter().flat_map(|s| s.points.iter().copied()).filter(|p| p.0.is_finite() && p.1.is_finite());
+    let max_x = points().map(|p| p.0).fold(1.0f64, f64::max);
+    let max_y = points().map(|p| p.1).fold(1.0f64, f64::max) * 1.1;
+    let mut chart = axes(&root, max_x, x_label, max_y, y_label).map_err(|e| err(&e))?;
+    let palette = [BLUE, RED, GREEN, MAGENTA, CYAN, BLACK];
+    for (i, s) in series.iter().enumerate() {
+        let color = palette[i % palette.len()];
+        chart
+            .draw_series(LineSeries::new(s.points.iter().copied().filter(|p| p.1.is_finite()), color.stroke_width(2)))
+            .map_err(|e| err(&e))?
+            .label(s.name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+    }
+    if !series.is_empty() {
+        legend(&mut chart).map_err(|e| err(&e))?;
+    }
+    root.present().map_err(|e| err(&e))
+}
+
 type Chart<'a, 'b> = ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 /// A panel's axes: `x_label` across, `y_label` up, light grid.

@@ -150,3 +150,40 @@ fn a_checkpoint_whose_shapes_do_not_fit_the_task_is_refused() {
         assert!(err.contains(named) && err.contains("state.json"), "{edit}: {err}");
     }
 }
+
+#[test]
+fn a_grasp_task_config_that_lost_its_length_unit_is_refused() {
+    // fuzz target task_config: the `length_unit = 0.01` line merged into a
+    // comment, the default of 1 applied, and peg-transfer stepped some
+    // hundred times slower (a timeout, not a hang).
+    let found = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz-found/task_config-peg-transfer-no-length-unit.toml")).unwrap();
+    let err = config_error(&found);
+    assert!(err.contains("physics.length_unit = 1") && err.contains("millimetre"), "{err}");
+    let table: toml::Table = "[physics]\nlength_unit = 5.0".parse().unwrap();
+    let err = TaskConfig::builtin("needle-reach").unwrap().with_overrides(&table).err().expect("refused").to_string();
+    assert!(err.contains("physics.length_unit = 5 must be at most 1"), "{err}");
+}
+
+#[test]
+fn a_malformed_optimiser_state_is_an_error_not_a_panic() {
+    // fuzz target checkpoint: burn's optimiser loader panicked ("Optimizer
+    // record tensors should carry a parameter id") on these bytes, given the
+    // right checksum.
+    let task = TaskConfig::builtin("needle-reach").unwrap();
+    let config = SacHerConfig::new().with_hidden(8).with_batch_size(16).with_random_steps(50).with_eval_interval(100_000).with_eval_episodes(1);
+    let dir = temp("optimiser-state");
+    let cp = Checkpointing { dir: dir.clone(), every: 100, resume: true };
+    sac::train_with_checkpoints(&task, config.clone(), 200, 1, 1, Some(&cp), None, &mut |_| {}).unwrap();
+    let found = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz-found/checkpoint-critic_opt.bin")).unwrap();
+    std::fs::write(dir.join("checkpoint/critic_opt.bin"), &found).unwrap();
+    let state = dir.join("checkpoint/state.json");
+    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    for entry in v["files"].as_array_mut().unwrap() {
+        if entry[0] == "critic_opt.bin" {
+            entry[1] = policy::sha256_hex(&found).into();
+        }
+    }
+    std::fs::write(&state, serde_json::to_string(&v).unwrap()).unwrap();
+    let err = sac::train_with_checkpoints(&task, config, 400, 1, 1, Some(&cp), None, &mut |_| {}).err().expect("refused").to_string();
+    assert!(err.contains("critic_opt.bin"), "{err}");
+}

@@ -16,9 +16,11 @@ use crate::rng::rng_from_seed;
 use crate::task::TaskConfig;
 
 mod report;
+mod soak;
 mod suite;
 
 pub use report::markdown;
+pub use soak::*;
 pub use suite::*;
 
 /// What drives the envs while `bench env` measures them.

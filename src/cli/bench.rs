@@ -21,6 +21,9 @@ pub enum BenchCommand {
     /// Every task: env throughput, the oracle, and training with each applicable algorithm over
     /// several seeds; writes report.json, report.md and learning-curve PNGs.
     Suite(BenchSuiteArgs),
+    /// Long runs: random actions for millions of steps per task (or one long
+    /// training) with resident memory sampled; faults counted, RSS plotted.
+    Soak(super::BenchSoakArgs),
 }
 
 #[derive(Args, Debug)]

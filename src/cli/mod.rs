@@ -6,6 +6,7 @@ mod bench;
 mod demos;
 mod episodes;
 mod kinematics;
+mod soak;
 mod train;
 #[cfg(feature = "viz")]
 mod view;
@@ -101,6 +102,7 @@ pub use bench::{BenchCommand, BenchEnvArgs, BenchSuiteArgs, BenchTrainArgs, Benc
 pub use demos::{DemosCommand, DemosRecordArgs};
 pub use episodes::{DemoArgs, RolloutArgs, RolloutReport, run_rollout};
 pub use kinematics::KinematicsCommand;
+pub use soak::{BenchSoakArgs, SoakSuiteReport};
 pub use train::{EvalArgs, ReplayArgs, TrainArgs};
 #[cfg(feature = "viz")]
 pub use view::ViewArgs;
@@ -121,6 +123,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bench(BenchCommand::Env(args)) => bench::bench_env(&args),
         Command::Bench(BenchCommand::Train(args)) => bench::bench_train(&args),
         Command::Bench(BenchCommand::Suite(args)) => bench::bench_suite(&args),
+        Command::Bench(BenchCommand::Soak(args)) => soak::bench_soak(&args),
         Command::Demos(cmd) => demos::run(cmd),
         Command::Kinematics(cmd) => kinematics::kinematics(cmd),
         #[cfg(feature = "viz")]

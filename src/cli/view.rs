@@ -98,6 +98,17 @@ pub(super) fn view(args: ViewArgs) -> Result<()> {
     } else {
         Mode::Replay { policy: args.policy.clone() }
     };
+    // Outputs are proved writable before the window opens, not when the
+    // first frame, the teleop session or the training ends.
+    if let Some(dir) = &args.record_frames {
+        crate::files::check_output_dir(dir)?;
+    }
+    if let Some(file) = &args.record {
+        crate::files::check_output_file(file)?;
+    }
+    if let Some(dir) = &args.out {
+        crate::files::check_output_dir(dir)?;
+    }
     let max_fps = args.max_fps.unwrap_or(if args.train { 5.0 } else { 0.0 });
     if !(max_fps.is_finite() && max_fps >= 0.0) {
         bail!("--max-fps {max_fps}: must be >= 0");

@@ -35,7 +35,9 @@ pub struct PhysicsConfig {
     pub grasp: GraspMode,
     /// rapier's `length_unit`: its prediction distance (0.02 ×), contact
     /// slop (0.005 ×) and contact-recycling bound (0.05 ×) are multiples of
-    /// it. 1 (rapier's default) suits metre-sized bodies.
+    /// it. 1 (rapier's default) suits metre-sized bodies, and is the
+    /// largest allowed; the grasp tasks' millimetre scenes use 0.01 (at 1,
+    /// peg-transfer steps about 300× slower, its contacts predicted 2 cm out).
     pub length_unit: f64,
     /// Reuse a contact's points while the pair moved less than the recycling
     /// bound (rapier's default; fast, but stale by up to that bound).
@@ -165,6 +167,9 @@ impl PhysicsConfig {
             if !(v.is_finite() && v > 0.0) {
                 return bad(format!("{field} = {v} must be a positive number"));
             }
+        }
+        if self.length_unit > 1.0 {
+            return bad(format!("physics.length_unit = {} must be at most 1 (metre-sized bodies)", self.length_unit));
         }
         if !self.gravity.is_finite() {
             return bad(format!("physics.gravity = {} must be finite", self.gravity));

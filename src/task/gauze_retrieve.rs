@@ -13,7 +13,8 @@ use rapier3d::prelude::PhysicsWorld;
 use serde::{Deserialize, Serialize};
 
 use super::pick_place::{
-    Delivery, Grip, PickPlace, PickScene, Placement, check_fits_on_tray, check_half_extents, check_values, heading_of_x, lay_tray, spread_goal,
+    Delivery, Grip, PickPlace, PickScene, Placement, check_fits_on_tray, check_half_extents, check_millimetre_scale, check_values, heading_of_x, lay_tray,
+    spread_goal,
 };
 use super::{TaskConfig, flat_pose};
 use crate::error::Result;
@@ -91,6 +92,7 @@ pub fn build(config: &TaskConfig) -> Result<GauzeRetrieve> {
     config.only_tables(&["gauze_retrieve"])?;
     let params: GauzeRetrieveConfig = config.table("gauze_retrieve")?;
     params.validate()?;
+    check_millimetre_scale(config)?;
     Ok(PickPlace::new(config, GauzeScene { params }))
 }
 

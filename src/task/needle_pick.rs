@@ -12,7 +12,9 @@ use rapier3d::na::Isometry3;
 use rapier3d::prelude::PhysicsWorld;
 use serde::{Deserialize, Serialize};
 
-use super::pick_place::{Grip, PickPlace, PickScene, Placement, check_fits_on_tray, check_half_extents, check_values, heading_of_x, lay_tray, spread_goal};
+use super::pick_place::{
+    Grip, PickPlace, PickScene, Placement, check_fits_on_tray, check_half_extents, check_millimetre_scale, check_values, heading_of_x, lay_tray, spread_goal,
+};
 use super::{TaskConfig, flat_pose};
 use crate::error::{Error, Result};
 use crate::rng::Rng;
@@ -95,6 +97,7 @@ pub fn build(config: &TaskConfig) -> Result<NeedlePick> {
     config.only_tables(&["needle_pick"])?;
     let params: NeedlePickConfig = config.table("needle_pick")?;
     params.validate()?;
+    check_millimetre_scale(config)?;
     Ok(PickPlace::new(config, NeedleScene { params }))
 }
 

@@ -16,7 +16,7 @@ use rapier3d::na::{Isometry3, UnitQuaternion, Vector3};
 use rapier3d::prelude::PhysicsWorld;
 use serde::{Deserialize, Serialize};
 
-use super::pick_place::{Delivery, Grip, PickPlace, PickScene, Placement, check_half_extents, check_values, heading_of_x};
+use super::pick_place::{Delivery, Grip, PickPlace, PickScene, Placement, check_half_extents, check_millimetre_scale, check_values, heading_of_x};
 use super::{EpisodeConfig, TaskConfig};
 use crate::error::{Error, Result};
 use crate::rng::Rng;
@@ -132,6 +132,7 @@ pub fn build(config: &TaskConfig) -> Result<PegTransfer> {
     config.only_tables(&["peg_transfer"])?;
     let params: PegTransferConfig = config.table("peg_transfer")?;
     params.validate()?;
+    check_millimetre_scale(config)?;
     Ok(PickPlace::new(config, PegScene { params }))
 }
 

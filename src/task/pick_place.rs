@@ -363,6 +363,22 @@ pub fn check_fits_on_tray(object: &str, reach: f64, tray: &str, tray_half_extent
     Ok(())
 }
 
+/// Refuses a `physics.length_unit` meant for metre-sized bodies in a
+/// millimetre scene: rapier would predict contacts centimetres out, between
+/// everything, and step some hundred times slower (peg-transfer at 1: 0.75 s
+/// per control step instead of 3 ms). Found by fuzzing a config whose
+/// `length_unit` line was lost, so that the default of 1 applied.
+pub fn check_millimetre_scale(config: &TaskConfig) -> Result<()> {
+    let unit = config.physics.length_unit;
+    if unit > 0.1 {
+        return Err(Error::Config {
+            origin: "task config".into(),
+            message: format!("physics.length_unit = {unit} is for metre-sized bodies; task `{}` is millimetre-scale: use 0.01", config.task),
+        });
+    }
+    Ok(())
+}
+
 /// Refuses half extents that are not all positive, naming the field.
 pub fn check_half_extents(fields: &[(&str, [f64; 3])]) -> Result<()> {
     for &(field, h) in fields {
