@@ -112,7 +112,7 @@ fn demonstrations_for_another_task_mode_or_shape_are_refused_by_field() {
     assert!(report.contains("1 episodes"), "{report}");
 
     let refused = |task: &TaskConfig, field: &str| {
-        let e = load_for_training(&paths, task).err().expect("refused").to_string();
+        let e = load_for_training(&paths, task).expect_err("refused").to_string();
         assert!(e.contains("needle-pick-friction.json") && e.contains(&format!("`{field}`")), "{field}: {e}");
     };
     let mut assisted = config.clone();

@@ -102,7 +102,7 @@ fn peg_transfer_blocks_that_overlap_are_refused() {
     // Blocks that fit the board but not beside each other.
     let base = TaskConfig::builtin("peg-transfer").unwrap();
     let table: toml::Table = "[peg_transfer]\nblock = { outer_inradius = 0.007, wall = 0.0015, height = 0.012 }".parse().unwrap();
-    let err = base.with_overrides(&table).err().expect("overlapping blocks refused").to_string();
+    let err = base.with_overrides(&table).expect_err("overlapping blocks refused").to_string();
     assert!(err.contains("would overlap"), "{err}");
 }
 
@@ -113,7 +113,7 @@ fn objects_must_start_on_their_tray() {
         ("gauze-retrieve", "[gauze_retrieve]\ngauze_half_extents = [3.0, 0.001, 0.0015]", "gauze_region_m"),
     ] {
         let base = TaskConfig::builtin(task).unwrap();
-        let err = base.with_overrides(&table.parse().unwrap()).err().expect("refused").to_string();
+        let err = base.with_overrides(&table.parse().unwrap()).expect_err("refused").to_string();
         assert!(err.contains(named) && err.contains("tray_half_extents"), "{task}: {err}");
     }
 }
@@ -124,7 +124,7 @@ fn physics_iteration_counts_are_bounded() {
     let base = TaskConfig::builtin("needle-reach").unwrap();
     for field in ["substeps", "solver_iterations", "pgs_iterations"] {
         let table: toml::Table = format!("[physics]\n{field} = 1000000000").parse().unwrap();
-        let err = base.with_overrides(&table).err().expect("refused").to_string();
+        let err = base.with_overrides(&table).expect_err("refused").to_string();
         assert!(err.contains(&format!("physics.{field} = 1000000000 must be between 1 and 100")), "{err}");
     }
 }
@@ -146,7 +146,8 @@ fn a_checkpoint_whose_shapes_do_not_fit_the_task_is_refused() {
             _ => v["state"]["normalizer"]["clip"] = (-1.0).into(),
         }
         std::fs::write(&state, serde_json::to_string(&v).unwrap()).unwrap();
-        let err = sac::train_with_checkpoints(&task, config.clone(), 400, 1, 1, Some(&cp), None, &mut |_| {}).err().expect("refused").to_string();
+        let Err(err) = sac::train_with_checkpoints(&task, config.clone(), 400, 1, 1, Some(&cp), None, &mut |_| {}) else { panic!("{edit}: resumed") };
+        let err = err.to_string();
         assert!(err.contains(named) && err.contains("state.json"), "{edit}: {err}");
     }
 }
@@ -160,7 +161,7 @@ fn a_grasp_task_config_that_lost_its_length_unit_is_refused() {
     let err = config_error(&found);
     assert!(err.contains("physics.length_unit = 1") && err.contains("millimetre"), "{err}");
     let table: toml::Table = "[physics]\nlength_unit = 5.0".parse().unwrap();
-    let err = TaskConfig::builtin("needle-reach").unwrap().with_overrides(&table).err().expect("refused").to_string();
+    let err = TaskConfig::builtin("needle-reach").unwrap().with_overrides(&table).expect_err("refused").to_string();
     assert!(err.contains("physics.length_unit = 5 must be at most 1"), "{err}");
 }
 
@@ -184,6 +185,7 @@ fn a_malformed_optimiser_state_is_an_error_not_a_panic() {
         }
     }
     std::fs::write(&state, serde_json::to_string(&v).unwrap()).unwrap();
-    let err = sac::train_with_checkpoints(&task, config, 400, 1, 1, Some(&cp), None, &mut |_| {}).err().expect("refused").to_string();
+    let Err(err) = sac::train_with_checkpoints(&task, config, 400, 1, 1, Some(&cp), None, &mut |_| {}) else { panic!("resumed") };
+    let err = err.to_string();
     assert!(err.contains("critic_opt.bin"), "{err}");
 }

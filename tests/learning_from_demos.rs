@@ -22,7 +22,7 @@ fn needle_reach_demos(episodes: usize, seed: u64) -> (TaskConfig, DemoBuffer) {
     let task = TaskConfig::builtin("needle-reach").unwrap();
     let path = temp(&format!("demos-{episodes}-{seed}")).join("demos.json");
     record_oracle(&task, episodes, seed, 100, &mut |_, _| {}).unwrap().save(&path).unwrap();
-    let (buffer, _) = load_for_training(&[path.clone()], &task).unwrap();
+    let (buffer, _) = load_for_training(std::slice::from_ref(&path), &task).unwrap();
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
     (task, buffer)
 }

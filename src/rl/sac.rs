@@ -752,14 +752,14 @@ pub fn train_with_checkpoints(
     let reward = |a: &[f32], g: &[f32]| reward_task.compute_reward(a, g);
     let e = config.envs;
 
-    if let Some(d) = demos {
-        if (d.obs_dim, d.goal_dim, d.action_dim) != (obs_dim, goal_dim, ACTION_DIM) {
-            return Err(crate::Error::Invalid(format!(
-                "the demonstrations have observation, goal and action sizes {:?}; the env has {:?}",
-                (d.obs_dim, d.goal_dim, d.action_dim),
-                (obs_dim, goal_dim, ACTION_DIM)
-            )));
-        }
+    if let Some(d) = demos
+        && (d.obs_dim, d.goal_dim, d.action_dim) != (obs_dim, goal_dim, ACTION_DIM)
+    {
+        return Err(crate::Error::Invalid(format!(
+            "the demonstrations have observation, goal and action sizes {:?}; the env has {:?}",
+            (d.obs_dim, d.goal_dim, d.action_dim),
+            (obs_dim, goal_dim, ACTION_DIM)
+        )));
     }
     let demos = demos.filter(|d| !d.is_empty());
     let resumed = match checkpointing.filter(|c| c.resume) {
