@@ -129,14 +129,27 @@ fn physics_iteration_counts_are_bounded() {
     }
 }
 
+/// A tiny SAC+HER run that left a checkpoint, and what resumes it.
+struct Resumable {
+    task: TaskConfig,
+    config: SacHerConfig,
+    dir: PathBuf,
+    cp: Checkpointing,
+}
+
+fn resumable(name: &str) -> Resumable {
+    let task = TaskConfig::builtin("needle-reach").unwrap();
+    let config = SacHerConfig::new().with_hidden(8).with_batch_size(16).with_random_steps(50).with_eval_interval(100_000).with_eval_episodes(1);
+    let dir = temp(name);
+    let cp = Checkpointing { dir: dir.clone(), every: 100, resume: true };
+    sac::train_with_checkpoints(&task, config.clone(), 200, 1, 1, Some(&cp), None, &mut |_| {}).unwrap();
+    Resumable { task, config, dir, cp }
+}
+
 #[test]
 fn a_checkpoint_whose_shapes_do_not_fit_the_task_is_refused() {
     // The networks were sized from the checkpoint's obs_dim before any check.
-    let task = TaskConfig::builtin("needle-reach").unwrap();
-    let config = SacHerConfig::new().with_hidden(8).with_batch_size(16).with_random_steps(50).with_eval_interval(100_000).with_eval_episodes(1);
-    let dir = temp("checkpoint-shapes");
-    let cp = Checkpointing { dir: dir.clone(), every: 100, resume: true };
-    sac::train_with_checkpoints(&task, config.clone(), 200, 1, 1, Some(&cp), None, &mut |_| {}).unwrap();
+    let Resumable { task, config, dir, cp } = resumable("checkpoint-shapes");
     let state = dir.join("checkpoint/state.json");
     let original = std::fs::read_to_string(&state).unwrap();
     for (edit, named) in [("obs_dim", "obs_dim 1099511627776"), ("normalizer", "normalizer.clip")] {
@@ -170,11 +183,7 @@ fn a_malformed_optimiser_state_is_an_error_not_a_panic() {
     // fuzz target checkpoint: burn's optimiser loader panicked ("Optimizer
     // record tensors should carry a parameter id") on these bytes, given the
     // right checksum.
-    let task = TaskConfig::builtin("needle-reach").unwrap();
-    let config = SacHerConfig::new().with_hidden(8).with_batch_size(16).with_random_steps(50).with_eval_interval(100_000).with_eval_episodes(1);
-    let dir = temp("optimiser-state");
-    let cp = Checkpointing { dir: dir.clone(), every: 100, resume: true };
-    sac::train_with_checkpoints(&task, config.clone(), 200, 1, 1, Some(&cp), None, &mut |_| {}).unwrap();
+    let Resumable { task, config, dir, cp } = resumable("optimiser-state");
     let found = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz-found/checkpoint-critic_opt.bin")).unwrap();
     std::fs::write(dir.join("checkpoint/critic_opt.bin"), &found).unwrap();
     let state = dir.join("checkpoint/state.json");
