@@ -19,10 +19,30 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     {
         use std::io::Write;
         let mut f = std::fs::File::create(&tmp)?;
+        if disk_full_injected(path) {
+            // As a full disk does: part of the file, then the error.
+            f.write_all(&bytes[..bytes.len() / 2])?;
+            return Err(std::io::Error::new(std::io::ErrorKind::StorageFull, "No space left on device (injected for testing)"));
+        }
         f.write_all(bytes)?;
         f.sync_all()?;
     }
     std::fs::rename(&tmp, path)
+}
+
+static FULL_DISK_AT: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Testing aid: from now on, [`write_atomic`] to a path that contains
+/// `fragment` fails as on a full disk, after writing half the file (`None`
+/// ends it). Process-wide: a test that uses it runs alone in its binary.
+#[doc(hidden)]
+pub fn inject_full_disk(fragment: Option<&str>) {
+    *FULL_DISK_AT.lock().unwrap_or_else(|e| e.into_inner()) = fragment.map(str::to_string);
+}
+
+fn disk_full_injected(path: &Path) -> bool {
+    let at = FULL_DISK_AT.lock().unwrap_or_else(|e| e.into_inner());
+    at.as_deref().is_some_and(|f| path.to_string_lossy().contains(f))
 }
 
 /// Checks, before a long run, that `path` can be written: its directory is
