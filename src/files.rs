@@ -71,16 +71,17 @@ pub fn check_output_dir(dir: &Path) -> Result<()> {
     std::fs::remove_file(&probe).map_err(|e| Error::io(&probe, e))
 }
 
-/// Runs a third-party decoder on bytes read from `path`, turning a panic
+/// Runs a third-party decoder of bytes read from a file, turning a panic
 /// inside it (burn's record loaders `expect` on some malformed input) into
-/// an error that names the file. The panic hook still prints its message.
-pub fn decode_guarded<T, E: std::fmt::Display>(path: &Path, decode: impl FnOnce() -> std::result::Result<T, E>) -> std::result::Result<T, String> {
+/// an error for the caller to name the file in. The panic hook still
+/// prints its message.
+pub fn decode_guarded<T, E: std::fmt::Display>(decode: impl FnOnce() -> std::result::Result<T, E>) -> std::result::Result<T, String> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode)) {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(e)) => Err(e.to_string()),
         Err(panic) => {
             let why = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default();
-            Err(format!("{}: malformed ({why})", path.display()))
+            Err(format!("malformed ({why})"))
         }
     }
 }

@@ -328,14 +328,14 @@ pub fn load(dir: &Path, expected_task: Option<&str>) -> Result<LoadedPolicy, Pol
         return Err(file_error(&w, format!("checksum mismatch (sha256 {digest}, manifest {}): the file is corrupt or was changed", manifest.weights_sha256)));
     }
     let device = Device::flex();
-    let record = crate::files::decode_guarded(&w, || ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)))
+    let record = crate::files::decode_guarded(|| ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)))
         .map_err(|e| file_error(&w, format!("not burnpack weights: {e}")))?;
     let (input, hidden) = (obs_dim + goal_dim, manifest.network.hidden);
     let misfit = |e: String| file_error(&w, format!("weights do not fit the network: {e}"));
     let actor = if manifest.network.kind == "gaussian-mlp" {
-        PolicyNet::Gaussian(crate::files::decode_guarded(&w, || GaussianActor::new(input, hidden, 0.0, &device).try_load_record(record)).map_err(misfit)?)
+        PolicyNet::Gaussian(crate::files::decode_guarded(|| GaussianActor::new(input, hidden, 0.0, &device).try_load_record(record)).map_err(misfit)?)
     } else {
-        PolicyNet::TanhGaussian(crate::files::decode_guarded(&w, || Actor::new(input, ACTION_DIM, hidden, &device).try_load_record(record)).map_err(misfit)?)
+        PolicyNet::TanhGaussian(crate::files::decode_guarded(|| Actor::new(input, ACTION_DIM, hidden, &device).try_load_record(record)).map_err(misfit)?)
     };
     if actor.parameters().iter().any(|v| !v.is_finite()) {
         return Err(file_error(&w, "the weights hold a non-finite value (NaN or infinity)"));

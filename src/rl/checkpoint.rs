@@ -106,13 +106,13 @@ impl CheckpointDir {
     /// A part holding a burn module record.
     pub fn record(&self, name: &str) -> Result<ModuleRecord> {
         let (bytes, p) = (self.read(name)?, self.path.join(name));
-        crate::files::decode_guarded(&p, || ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))).map_err(|e| err(&p, e))
+        crate::files::decode_guarded(|| ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))).map_err(|e| err(&p, e))
     }
 
     /// A part holding an optimiser's state.
     pub fn optimizer(&self, name: &str, config: &AdamConfig) -> Result<burn::optim::ModuleOptimizer> {
         let (bytes, p) = (self.read(name)?, self.path.join(name));
-        crate::files::decode_guarded(&p, || config.init().from_bytes(Bytes::from_bytes_vec(bytes))).map_err(|e| err(&p, e))
+        crate::files::decode_guarded(|| config.init().from_bytes(Bytes::from_bytes_vec(bytes))).map_err(|e| err(&p, e))
     }
 
     pub fn error(&self, message: impl std::fmt::Display) -> Error {
