@@ -198,3 +198,17 @@ fn a_malformed_optimiser_state_is_an_error_not_a_panic() {
     let err = err.to_string();
     assert!(err.contains("critic_opt.bin"), "{err}");
 }
+
+#[test]
+fn a_robot_link_of_negative_size_is_refused() {
+    // fuzz target robot_description: `radius = -0.0042` (or -0.0) passed,
+    // and parry's cylinder asserted when the instrument was built.
+    use gesture_lab::sim::description::RobotDescription;
+    let found = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz-found/robot_description-negative-zero-radius.toml")).unwrap();
+    let err = RobotDescription::from_toml_str(&found, "fuzz.toml").expect_err("refused").to_string();
+    assert!(err.contains("link sizes [-0.0042, 0.2081] must be positive"), "{err}");
+    let shipped = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/robots/psm.toml")).unwrap();
+    let negative_zero = shipped.replace("radius = 0.0042", "radius = -0.0");
+    let err = RobotDescription::from_toml_str(&negative_zero, "fuzz.toml").expect_err("refused").to_string();
+    assert!(err.contains("must be positive"), "{err}");
+}

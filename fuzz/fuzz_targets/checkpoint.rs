@@ -13,7 +13,7 @@ use gesture_lab::rl::checkpoint;
 use gesture_lab::rl::sac::SacHerConfig;
 use gesture_lab::task::TaskConfig;
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+libfuzzer_sys::fuzz_target!(init: common::let_caught_panics_unwind(), |data: &[u8]| {
     let root = common::scratch_dir("checkpoint");
     let dir = root.join("checkpoint");
     std::fs::create_dir_all(&dir).unwrap();

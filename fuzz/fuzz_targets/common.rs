@@ -49,3 +49,17 @@ pub fn show<T, E: std::fmt::Display>(result: &Result<T, E>) {
         }
     }
 }
+
+/// libfuzzer-sys's panic hook aborts at once, even on a panic that
+/// gesture-lab catches and turns into an error (`files::decode_guarded`,
+/// around burn's record loaders). This hook prints the first few panics and
+/// lets them unwind: one that nothing catches still reaches libfuzzer-sys,
+/// which aborts, so it is still reported as a crash.
+pub fn let_caught_panics_unwind() {
+    static SHOWN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    std::panic::set_hook(Box::new(|info| {
+        if SHOWN.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < 10 {
+            eprintln!("panic (caught by gesture-lab, or a crash if libFuzzer reports one): {info}");
+        }
+    }));
+}

@@ -6,7 +6,7 @@ mod common;
 
 use gesture_lab::policy::demos::{Demonstrations, load_for_training};
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+libfuzzer_sys::fuzz_target!(init: common::let_caught_panics_unwind(), |data: &[u8]| {
     let path = common::scratch_dir("demos").join("demos.json");
     std::fs::write(&path, data).unwrap();
     let Ok(demos) = Demonstrations::load(&path) else { return };

@@ -11,7 +11,7 @@ use gesture_lab::task::TaskConfig;
 
 const TASKS: [&str; 3] = ["needle-pick", "gauze-retrieve", "peg-transfer"];
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+libfuzzer_sys::fuzz_target!(init: common::let_caught_panics_unwind(), |data: &[u8]| {
     let Some((&pick, rest)) = data.split_first() else { return };
     let Ok(text) = std::str::from_utf8(rest) else { return };
     let Ok(overrides) = text.parse::<toml::Table>() else { return };

@@ -6,7 +6,7 @@ mod common;
 
 use gesture_lab::task::TaskConfig;
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+libfuzzer_sys::fuzz_target!(init: common::let_caught_panics_unwind(), |data: &[u8]| {
     let Ok(spec) = std::str::from_utf8(data) else { return };
     let mut config = TaskConfig::builtin("needle-pick").expect("built-in config");
     let Ok(perturb) = config.perturb.with_overrides(spec) else { return };

@@ -11,7 +11,7 @@ mod common;
 use gesture_lab::policy;
 use gesture_lab::task::Observation;
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+libfuzzer_sys::fuzz_target!(init: common::let_caught_panics_unwind(), |data: &[u8]| {
     let (manifest, weights) = common::split_at_nul(data);
     let Ok(manifest) = std::str::from_utf8(manifest) else { return };
     let file = policy::weights_file_name(weights);

@@ -1,6 +1,8 @@
 //! A robot description (TOML, as `assets/robots/psm.toml`): parsed, then its
 //! kinematics solved and its multibody built and stepped.
 #![no_main]
+#[path = "common.rs"]
+mod common;
 
 use gesture_lab::sim::description::RobotDescription;
 use gesture_lab::sim::kinematics::PsmKinematics;
@@ -8,7 +10,7 @@ use gesture_lab::sim::psm::Psm;
 use gesture_lab::task::TaskConfig;
 use rapier3d::na::Isometry3;
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+libfuzzer_sys::fuzz_target!(init: common::let_caught_panics_unwind(), |data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let Ok(desc) = RobotDescription::from_toml_str(text, "fuzz.toml") else { return };
     let kinematics = PsmKinematics::new(&desc);

@@ -40,6 +40,22 @@ impl LinkShape {
             LinkShape::Box { center, .. } | LinkShape::Cylinder { center, .. } => *center,
         }
     }
+
+    /// Refuses sizes parry cannot build a collider from (it asserts that
+    /// they are positive: a `-0.0` radius failed there, found by fuzzing).
+    fn check(&self) -> std::result::Result<(), String> {
+        let sizes: Vec<f64> = match self {
+            LinkShape::Box { half_extents, .. } => half_extents.to_vec(),
+            LinkShape::Cylinder { radius, half_length, .. } => vec![*radius, *half_length],
+        };
+        if !sizes.iter().all(|v| v.is_finite() && *v > 0.0) {
+            return Err(format!("link sizes {sizes:?} must be positive"));
+        }
+        if !self.center().iter().all(|v| v.is_finite()) {
+            return Err(format!("link center {:?} must be finite", self.center()));
+        }
+        Ok(())
+    }
 }
 
 /// A joint's position servo: a rapier joint motor with a PD law,
@@ -217,6 +233,11 @@ impl RobotDescription {
         if self.jaw.lever_m() <= 0.0 {
             return Err(bad("jaw.link.center must lie off the hinge (the grip force needs a lever)".into()));
         }
+        for j in &self.joints {
+            if ![j.alpha_deg, j.a, j.d, j.offset_deg].iter().all(|v| v.is_finite()) {
+                return Err(bad(format!("joint `{}`: alpha_deg, a, d and offset_deg must be finite", j.name)));
+            }
+        }
         for (name, limits, armature, servo, link) in links {
             for (field, v) in [("stiffness", servo.stiffness), ("damping", servo.damping), ("max_force", servo.max_force)] {
                 if !(v.is_finite() && v > 0.0) {
@@ -232,6 +253,7 @@ impl RobotDescription {
             if !(link.mass().is_finite() && link.mass() > 0.0) {
                 return Err(bad(format!("joint `{name}`: link mass {} must be > 0", link.mass())));
             }
+            link.check().map_err(|e| bad(format!("joint `{name}`: {e}")))?;
         }
         Ok(())
     }
