@@ -137,6 +137,20 @@ struct Resumable {
     cp: Checkpointing,
 }
 
+/// Replaces a part of the checkpoint in `dir` with `bytes`, and its checksum
+/// with theirs (as the fuzz target does), so that the part's decoder reads them.
+fn replace_part(dir: &Path, name: &str, bytes: &[u8]) {
+    std::fs::write(dir.join("checkpoint").join(name), bytes).unwrap();
+    let state = dir.join("checkpoint/state.json");
+    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    for entry in v["files"].as_array_mut().unwrap() {
+        if entry[0] == name {
+            entry[1] = policy::sha256_hex(bytes).into();
+        }
+    }
+    std::fs::write(&state, serde_json::to_string(&v).unwrap()).unwrap();
+}
+
 fn resumable(name: &str) -> Resumable {
     let task = TaskConfig::builtin("needle-reach").unwrap();
     let config = SacHerConfig::new().with_hidden(8).with_batch_size(16).with_random_steps(50).with_eval_interval(100_000).with_eval_episodes(1);
@@ -185,15 +199,7 @@ fn a_malformed_optimiser_state_is_an_error_not_a_panic() {
     // right checksum.
     let Resumable { task, config, dir, cp } = resumable("optimiser-state");
     let found = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz-found/checkpoint-critic_opt.bin")).unwrap();
-    std::fs::write(dir.join("checkpoint/critic_opt.bin"), &found).unwrap();
-    let state = dir.join("checkpoint/state.json");
-    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
-    for entry in v["files"].as_array_mut().unwrap() {
-        if entry[0] == "critic_opt.bin" {
-            entry[1] = policy::sha256_hex(&found).into();
-        }
-    }
-    std::fs::write(&state, serde_json::to_string(&v).unwrap()).unwrap();
+    replace_part(&dir, "critic_opt.bin", &found);
     let Err(err) = sac::train_with_checkpoints(&task, config, 400, 1, 1, Some(&cp), None, &mut |_| {}) else { panic!("resumed") };
     let err = err.to_string();
     assert!(err.contains("critic_opt.bin"), "{err}");
@@ -211,4 +217,28 @@ fn a_robot_link_of_negative_size_is_refused() {
     let negative_zero = shipped.replace("radius = 0.0042", "radius = -0.0");
     let err = RobotDescription::from_toml_str(&negative_zero, "fuzz.toml").expect_err("refused").to_string();
     assert!(err.contains("must be positive"), "{err}");
+}
+
+#[test]
+fn a_replay_buffer_with_absurd_or_other_sizes_is_refused() {
+    // fuzz target checkpoint: header words near 2^62 overflowed the size
+    // arithmetic (a panic with overflow checks; wrapped and misread without).
+    let Resumable { task, config, dir, cp } = resumable("buffer-sizes");
+    let buffer = |words: [u64; 7]| -> Vec<u8> {
+        let mut b = b"GLHER001".to_vec();
+        words.iter().for_each(|w| b.extend_from_slice(&w.to_le_bytes()));
+        b.extend_from_slice(&[0u8; 64]);
+        b
+    };
+    let episode_steps = task.episode.steps as u64;
+    for (what, words) in [("overflowing sizes", [1 << 62, 1, 1, 4, 10, 1, 0]), ("another horizon", [14, 3, 5, episode_steps + 1, 10, 0, 0])] {
+        let mut bytes = buffer(words);
+        if what == "another horizon" {
+            bytes.truncate(8 + 56); // no episodes: a well-formed empty buffer
+        }
+        replace_part(&dir, "buffer.bin", &bytes);
+        let Err(err) = sac::train_with_checkpoints(&task, config.clone(), 400, 1, 1, Some(&cp), None, &mut |_| {}) else { panic!("{what}: resumed") };
+        let err = err.to_string();
+        assert!(err.contains("buffer.bin"), "{what}: {err}");
+    }
 }

@@ -206,7 +206,11 @@ pub fn load(dir: &Path, task: &TaskConfig, config: &SacHerConfig, seed: u64, dem
     learner.actor_opt = cp.optimizer("actor_opt.bin", &adam)?;
     learner.critic_opt = cp.optimizer("critic_opt.bin", &adam)?;
     learner.alpha_opt = cp.optimizer("alpha_opt.bin", &adam)?;
-    learner.buffer = HerBuffer::from_bytes(&cp.read("buffer.bin")?).ok_or_else(|| err(&cp.path.join("buffer.bin"), "not a replay buffer"))?;
+    let buffer = HerBuffer::from_bytes(&cp.read("buffer.bin")?).ok_or_else(|| err(&cp.path.join("buffer.bin"), "not a replay buffer"))?;
+    if !buffer.same_shape(&learner.buffer) {
+        return Err(err(&cp.path.join("buffer.bin"), "a replay buffer of other sizes than the task and config give"));
+    }
+    learner.buffer = buffer;
     learner.normalizer = state.normalizer;
     learner.updates = state.updates;
     // The statistics already include the demonstrations: only the buffer returns.

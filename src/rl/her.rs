@@ -49,6 +49,13 @@ impl HerBuffer {
         Self { obs_dim, goal_dim, action_dim, horizon, capacity: (capacity / horizon).max(1), episodes: Vec::new(), next: 0 }
     }
 
+    /// Whether `other` holds episodes of the same sizes in the same number
+    /// (a buffer read from a checkpoint must fit the learner's).
+    pub fn same_shape(&self, other: &HerBuffer) -> bool {
+        (self.obs_dim, self.goal_dim, self.action_dim, self.horizon, self.capacity)
+            == (other.obs_dim, other.goal_dim, other.action_dim, other.horizon, other.capacity)
+    }
+
     /// Stored transitions.
     pub fn len(&self) -> usize {
         self.episodes.len() * self.horizon
@@ -96,10 +103,12 @@ impl HerBuffer {
         let word = |i: usize| -> Option<usize> { Some(u64::from_le_bytes(body.get(i * 8..i * 8 + 8)?.try_into().ok()?) as usize) };
         let [obs_dim, goal_dim, action_dim, horizon, capacity, count, next] = [word(0)?, word(1)?, word(2)?, word(3)?, word(4)?, word(5)?, word(6)?];
         let t = horizon;
-        let sizes = [(t + 1) * obs_dim, (t + 1) * goal_dim, t * goal_dim, t * action_dim];
-        let per_episode: usize = sizes.iter().sum();
+        // Checked: the header's words come from a file (overflow was found by fuzzing).
+        let rows = t.checked_add(1)?;
+        let sizes = [rows.checked_mul(obs_dim)?, rows.checked_mul(goal_dim)?, t.checked_mul(goal_dim)?, t.checked_mul(action_dim)?];
+        let per_episode = sizes.iter().try_fold(0usize, |sum, &n| sum.checked_add(n))?;
         let floats = &body[56..];
-        if horizon == 0 || count > capacity || next >= capacity.max(1) || floats.len() != count * per_episode * 4 {
+        if horizon == 0 || count > capacity || next >= capacity.max(1) || Some(floats.len()) != count.checked_mul(per_episode).and_then(|n| n.checked_mul(4)) {
             return None;
         }
         let mut values = floats.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap()));
