@@ -43,6 +43,10 @@ pub struct MemoryCurve {
     pub peak_rss_mib: f64,
     /// (peak after warm-up − warm) / warm, in %.
     pub growth_after_warmup_pct: f64,
+    /// The same over the second half of the run: allocators and burn's
+    /// buffers reach their high-water marks late in some runs, so a leak
+    /// shows as growth here too, a long warm-up does not.
+    pub growth_second_half_pct: f64,
 }
 
 impl MemoryCurve {
@@ -62,6 +66,11 @@ impl MemoryCurve {
             self.end_rss_mib = end.rss_mib;
             self.peak_rss_mib = after.iter().map(|s| s.rss_mib).fold(0.0, f64::max);
             self.growth_after_warmup_pct = 100.0 * (self.peak_rss_mib - warm.rss_mib) / warm.rss_mib;
+        }
+        let second_half: Vec<&RssSample> = self.samples.iter().filter(|s| s.env_steps >= total_steps / 2).collect();
+        if let Some(half) = second_half.first() {
+            let peak = second_half.iter().map(|s| s.rss_mib).fold(0.0, f64::max);
+            self.growth_second_half_pct = 100.0 * (peak - half.rss_mib) / half.rss_mib;
         }
         self
     }

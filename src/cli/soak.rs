@@ -105,12 +105,12 @@ fn write_report(out: &std::path::Path, report: &SoakSuiteReport) -> Result<()> {
 pub fn markdown(report: &SoakSuiteReport) -> String {
     let mut s = String::new();
     if !report.random.is_empty() {
-        s += "| task | grasp | env steps | envs / threads | wall (s) | steps/s | episodes | physics faults | non-finite outputs | RSS warm → end (MiB) | growth after warm-up |\n";
-        s += "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+        s += "| task | grasp | env steps | envs / threads | wall (s) | steps/s | episodes | physics faults | non-finite outputs | RSS warm → end (MiB) | growth after warm-up | growth, 2nd half |\n";
+        s += "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
         for r in &report.random {
             let m = &r.memory;
             s += &format!(
-                "| {} | {} | {} | {} / {} | {:.0} | {:.0} | {} | {} | {} | {:.1} → {:.1} | {:.2} % |\n",
+                "| {} | {} | {} | {} / {} | {:.0} | {:.0} | {} | {} | {} | {:.1} → {:.1} | {:.2} % | {:.2} % |\n",
                 r.task,
                 r.grasp.as_deref().unwrap_or("-"),
                 r.env_steps,
@@ -123,17 +123,18 @@ pub fn markdown(report: &SoakSuiteReport) -> String {
                 r.non_finite_outputs,
                 m.warm_rss_mib,
                 m.end_rss_mib,
-                m.growth_after_warmup_pct
+                m.growth_after_warmup_pct,
+                m.growth_second_half_pct
             );
         }
     }
     if !report.training.is_empty() {
-        s += "\n| training | task | env steps | wall (s) | steps/s | final success | RSS warm → end (MiB) | growth after warm-up |\n";
-        s += "|---|---|---:|---:|---:|---:|---:|---:|\n";
+        s += "\n| training | task | env steps | wall (s) | steps/s | final success | RSS warm → end (MiB) | growth after warm-up | growth, 2nd half |\n";
+        s += "|---|---|---:|---:|---:|---:|---:|---:|---:|\n";
         for t in &report.training {
             let m = &t.memory;
             s += &format!(
-                "| {} | {} | {} | {:.0} | {:.0} | {:.0} % | {:.1} → {:.1} | {:.2} % |\n",
+                "| {} | {} | {} | {:.0} | {:.0} | {:.0} % | {:.1} → {:.1} | {:.2} % | {:.2} % |\n",
                 t.algo,
                 t.task,
                 t.env_steps,
@@ -142,7 +143,8 @@ pub fn markdown(report: &SoakSuiteReport) -> String {
                 100.0 * t.final_success_rate,
                 m.warm_rss_mib,
                 m.end_rss_mib,
-                m.growth_after_warmup_pct
+                m.growth_after_warmup_pct,
+                m.growth_second_half_pct
             );
         }
     }
