@@ -37,6 +37,11 @@ pub struct BenchSoakArgs {
     /// Instead of random actions, train this algorithm (its default config) for --steps.
     #[arg(long, value_enum)]
     pub train: Option<Algo>,
+    /// With --train: hyper-parameters (TOML), as `train --config`. A SAC+HER
+    /// soak wants a `buffer_size` below --steps, so that the buffer is full
+    /// for most of the run and memory must then stay flat.
+    #[arg(long, requires = "train")]
+    pub config: Option<PathBuf>,
     /// Directory for soak.json, soak.md and rss.png, checked before the run
     /// and rewritten after each task, so a long run keeps what it finished.
     #[arg(long, default_value = "soak-report")]
@@ -56,7 +61,8 @@ pub(super) fn bench_soak(args: &BenchSoakArgs) -> Result<()> {
     // Every config is loaded before the first long run, so a typo fails at once.
     let configs =
         names.iter().map(|name| TaskSpec { task: Some(name.clone()), grasp: args.grasp, ..TaskSpec::default() }.load()).collect::<crate::Result<Vec<_>>>()?;
-    let algo_config = args.train.map(|algo| crate::rl::AlgoConfig::new(algo, None)).transpose()?;
+    let hyper = super::read_config_file(&args.config)?;
+    let algo_config = args.train.map(|algo| crate::rl::AlgoConfig::new(algo, hyper.as_ref().map(|(t, o)| (t.as_str(), o.as_str())))).transpose()?;
     let mut report = SoakSuiteReport::default();
     for config in &configs {
         if let Some(algo_config) = &algo_config {
