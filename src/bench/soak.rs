@@ -58,19 +58,21 @@ impl MemoryCurve {
         }
     }
 
+    /// From the first sample at or after `env_steps`: that sample's RSS,
+    /// the peak after it, and the growth to the peak in %.
+    fn growth_from(&self, env_steps: u64) -> Option<(f64, f64, f64)> {
+        let mut after = self.samples.iter().filter(|s| s.env_steps >= env_steps).map(|s| s.rss_mib);
+        let start = after.next()?;
+        let peak = after.fold(start, f64::max);
+        Some((start, peak, 100.0 * (peak - start) / start))
+    }
+
     fn finish(mut self, total_steps: u64) -> Self {
-        let warm_at = total_steps / 10;
-        let after: Vec<&RssSample> = self.samples.iter().filter(|s| s.env_steps >= warm_at).collect();
-        if let (Some(warm), Some(end)) = (after.first(), self.samples.last()) {
-            self.warm_rss_mib = warm.rss_mib;
-            self.end_rss_mib = end.rss_mib;
-            self.peak_rss_mib = after.iter().map(|s| s.rss_mib).fold(0.0, f64::max);
-            self.growth_after_warmup_pct = 100.0 * (self.peak_rss_mib - warm.rss_mib) / warm.rss_mib;
+        if let (Some((warm, peak, growth)), Some(end)) = (self.growth_from(total_steps / 10), self.samples.last()) {
+            (self.warm_rss_mib, self.end_rss_mib, self.peak_rss_mib, self.growth_after_warmup_pct) = (warm, end.rss_mib, peak, growth);
         }
-        let second_half: Vec<&RssSample> = self.samples.iter().filter(|s| s.env_steps >= total_steps / 2).collect();
-        if let Some(half) = second_half.first() {
-            let peak = second_half.iter().map(|s| s.rss_mib).fold(0.0, f64::max);
-            self.growth_second_half_pct = 100.0 * (peak - half.rss_mib) / half.rss_mib;
+        if let Some((_, _, growth)) = self.growth_from(total_steps / 2) {
+            self.growth_second_half_pct = growth;
         }
         self
     }
@@ -184,10 +186,8 @@ pub fn soak_train(task: &TaskConfig, config: &crate::rl::AlgoConfig, steps: u64,
     let t0 = Instant::now();
     memory.sample(0, 0.0, every);
     let trained = crate::rl::train(task, config, steps, seed, threads, None, None, &mut |p| memory.sample(p.env_steps, t0.elapsed().as_secs_f64(), every))?;
-    memory.sample(u64::MAX / 2, t0.elapsed().as_secs_f64(), 0);
-    if let Some(last) = memory.samples.last_mut() {
-        last.env_steps = trained.env_steps;
-    }
+    // The end of the run, however close to the last sample.
+    memory.sample(trained.env_steps, t0.elapsed().as_secs_f64(), 0);
     let wall_s = t0.elapsed().as_secs_f64();
     Ok(SoakTrainReport {
         task: task.task.clone(),
