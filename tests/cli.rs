@@ -56,6 +56,30 @@ fn kinematics_fk_and_ik_round_trip() {
 }
 
 #[test]
+fn ecm_kinematics_fk_and_ik_round_trip() {
+    let fk = json(&["kinematics", "fk", "--arm", "ecm", "--joints", "0.2,0.5,0.1,-0.3", "--json"]);
+    assert!(fk["frame"].as_str().unwrap().contains("ECM"), "{fk}");
+    let p = &fk["position_m"];
+    let q = &fk["quaternion_xyzw"];
+    let pose = format!("{},{},{},{},{},{},{}", p[0], p[1], p[2], q[0], q[1], q[2], q[3]);
+    let ik = json(&["kinematics", "ik", "--arm", "ecm", "--pose", &pose, "--json"]);
+    for (k, expected) in [0.2, 0.5, 0.1, -0.3].iter().enumerate() {
+        let d = ik["joints"][k].as_f64().unwrap() - expected;
+        assert!(d.abs() < 1e-8, "joint {k}: {d}");
+    }
+    // A tip and a roll: the camera tip lands there, the roll joint takes the angle.
+    let ik = json(&["kinematics", "ik", "--arm", "ecm", "--pose", "0.03,-0.1,-0.15,0.3", "--json"]);
+    for (k, expected) in [0.03, -0.1, -0.15].iter().enumerate() {
+        assert!((ik["position_m"][k].as_f64().unwrap() - expected).abs() < 1e-9, "{ik}");
+    }
+    assert!((ik["joints"][3].as_f64().unwrap() - 0.3).abs() < 1e-12, "{ik}");
+    let (ok, _, err) = run(&["kinematics", "fk", "--arm", "ecm", "--joints", "0,0,0.1,0,0,0"]);
+    assert!(!ok && err.contains("4 values"), "{err}");
+    let (ok, _, err) = run(&["kinematics", "ik", "--arm", "ecm", "--pose", "0,0,-0.5"]);
+    assert!(!ok && err.contains("`insertion`"), "{err}");
+}
+
+#[test]
 fn bad_input_exits_non_zero_with_a_clear_message() {
     let (ok, _, err) = run(&["demo", "--task", "needle-grab"]);
     assert!(!ok);

@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+use super::camera::CameraModel;
 use crate::error::{Error, Result};
 
 /// Kind of a DH joint.
@@ -233,28 +234,84 @@ impl RobotDescription {
         if self.jaw.lever_m() <= 0.0 {
             return Err(bad("jaw.link.center must lie off the hinge (the grip force needs a lever)".into()));
         }
-        for j in &self.joints {
-            if ![j.alpha_deg, j.a, j.d, j.offset_deg].iter().all(|v| v.is_finite()) {
-                return Err(bad(format!("joint `{}`: alpha_deg, a, d and offset_deg must be finite", j.name)));
-            }
-        }
+        check_dh(&self.joints).map_err(bad)?;
         for (name, limits, armature, servo, link) in links {
-            for (field, v) in [("stiffness", servo.stiffness), ("damping", servo.damping), ("max_force", servo.max_force)] {
-                if !(v.is_finite() && v > 0.0) {
-                    return Err(bad(format!("joint `{name}`: servo.{field} = {v} must be > 0")));
-                }
-            }
-            if !(limits[0].is_finite() && limits[1].is_finite() && limits[0] < limits[1]) {
-                return Err(bad(format!("joint `{name}`: limits {limits:?} must be finite with lower < upper")));
-            }
-            if !(armature.is_finite() && armature >= 0.0) {
-                return Err(bad(format!("joint `{name}`: armature {armature} must be >= 0")));
-            }
-            if !(link.mass().is_finite() && link.mass() > 0.0) {
-                return Err(bad(format!("joint `{name}`: link mass {} must be > 0", link.mass())));
-            }
-            link.check().map_err(|e| bad(format!("joint `{name}`: {e}")))?;
+            check_joint(name, limits, armature, servo, link).map_err(bad)?;
         }
         Ok(())
+    }
+}
+
+/// The DH numbers of every joint must be finite.
+fn check_dh(joints: &[DhJoint]) -> std::result::Result<(), String> {
+    match joints.iter().find(|j| ![j.alpha_deg, j.a, j.d, j.offset_deg].iter().all(|v| v.is_finite())) {
+        Some(j) => Err(format!("joint `{}`: alpha_deg, a, d and offset_deg must be finite", j.name)),
+        None => Ok(()),
+    }
+}
+
+/// One joint's servo, limits, armature and link must make a buildable body.
+fn check_joint(name: &str, limits: [f64; 2], armature: f64, servo: Servo, link: &LinkShape) -> std::result::Result<(), String> {
+    for (field, v) in [("stiffness", servo.stiffness), ("damping", servo.damping), ("max_force", servo.max_force)] {
+        if !(v.is_finite() && v > 0.0) {
+            return Err(format!("joint `{name}`: servo.{field} = {v} must be > 0"));
+        }
+    }
+    if !(limits[0].is_finite() && limits[1].is_finite() && limits[0] < limits[1]) {
+        return Err(format!("joint `{name}`: limits {limits:?} must be finite with lower < upper"));
+    }
+    if !(armature.is_finite() && armature >= 0.0) {
+        return Err(format!("joint `{name}`: armature {armature} must be >= 0"));
+    }
+    if !(link.mass().is_finite() && link.mass() > 0.0) {
+        return Err(format!("joint `{name}`: link mass {} must be > 0", link.mass()));
+    }
+    link.check().map_err(|e| format!("joint `{name}`: {e}"))
+}
+
+/// A camera arm: modified-DH joints (the dVRK ECM's R, R, P, R) and the
+/// endoscope's camera at its tip.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EcmDescription {
+    pub name: String,
+    pub joints: Vec<DhJoint>,
+    pub camera: CameraModel,
+}
+
+/// The ECM description shipped in `assets/robots/ecm.toml`, compiled in.
+pub const ECM_TOML: &str = include_str!("../../assets/robots/ecm.toml");
+
+/// The ECM's joint kinds, in order.
+const ECM_KINDS: [JointKind; 4] = [JointKind::Revolute, JointKind::Revolute, JointKind::Prismatic, JointKind::Revolute];
+
+impl EcmDescription {
+    /// The dVRK ECM.
+    pub fn ecm() -> Self {
+        Self::from_toml_str(ECM_TOML, "assets/robots/ecm.toml").expect("the shipped ECM description is valid")
+    }
+
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Self::from_toml_str(&text, &path.display().to_string())
+    }
+
+    pub fn from_toml_str(text: &str, origin: &str) -> Result<Self> {
+        let desc: EcmDescription = toml::from_str(text).map_err(|e| Error::Config { origin: origin.to_string(), message: e.to_string() })?;
+        desc.validate(origin)?;
+        Ok(desc)
+    }
+
+    fn validate(&self, origin: &str) -> Result<()> {
+        let bad = |message: String| Error::Config { origin: origin.to_string(), message };
+        let kinds: Vec<JointKind> = self.joints.iter().map(|j| j.kind).collect();
+        if kinds != ECM_KINDS {
+            return Err(bad(format!("joints: the ECM needs 4 DH joints of kinds {ECM_KINDS:?}, found {kinds:?}")));
+        }
+        check_dh(&self.joints).map_err(bad)?;
+        for j in &self.joints {
+            check_joint(&j.name, j.limits, j.armature, j.servo, &j.link).map_err(bad)?;
+        }
+        self.camera.check().map_err(bad)
     }
 }

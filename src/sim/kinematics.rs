@@ -6,9 +6,9 @@
 //! DH frame 6: its origin lies on the wrist yaw axis, its z axis is that yaw
 //! axis and its y axis points along the jaws.
 
-use rapier3d::na::{Isometry3, Matrix6, Rotation3, Translation3, UnitQuaternion, Vector3, Vector6};
+use rapier3d::na::{Isometry3, Matrix6, Rotation3, SMatrix, Translation3, UnitQuaternion, Vector3, Vector6};
 
-use super::description::{JointKind, RobotDescription};
+use super::description::{DhJoint, JointKind, RobotDescription};
 
 /// Number of arm joints (the jaw excluded).
 pub const ARM_DOF: usize = 6;
@@ -34,22 +34,29 @@ pub enum IkError {
     NoSolution { residual_m: f64, residual_rad: f64 },
 }
 
-/// Forward and inverse kinematics of the PSM arm.
+/// Forward kinematics of a serial arm of `N` modified-DH joints, with its
+/// joint limits; each arm adds its own closed-form inverse (`PsmKinematics`
+/// here, `EcmKinematics` in `sim::ecm`).
 #[derive(Clone, Debug)]
-pub struct PsmKinematics {
-    kinds: [JointKind; ARM_DOF],
-    alpha: [f64; ARM_DOF],
-    a: [f64; ARM_DOF],
-    d: [f64; ARM_DOF],
-    offset: [f64; ARM_DOF],
+pub struct DhChain<const N: usize> {
+    kinds: [JointKind; N],
+    alpha: [f64; N],
+    a: [f64; N],
+    d: [f64; N],
+    offset: [f64; N],
     names: Vec<String>,
     /// Joint limits in SI units.
-    pub limits: [[f64; 2]; ARM_DOF],
+    pub limits: [[f64; 2]; N],
 }
 
-impl PsmKinematics {
-    pub fn new(desc: &RobotDescription) -> Self {
-        let j = &desc.joints;
+/// Forward and inverse kinematics of the PSM arm.
+pub type PsmKinematics = DhChain<ARM_DOF>;
+
+impl<const N: usize> DhChain<N> {
+    /// The chain of `joints`, which must number `N` (descriptions check it).
+    pub fn from_joints(joints: &[DhJoint]) -> Self {
+        assert_eq!(joints.len(), N, "a {N}-joint chain");
+        let j = joints;
         let pick = |f: &dyn Fn(usize) -> f64| std::array::from_fn(f);
         Self {
             kinds: std::array::from_fn(|i| j[i].kind),
@@ -83,8 +90,13 @@ impl PsmKinematics {
         self.kinds[i]
     }
 
-    /// Poses of DH frames 1..=6 in the base frame.
-    pub fn frames(&self, q: &ArmJoints) -> [Isometry3<f64>; ARM_DOF] {
+    /// The constant offset `d` of joint `i` (m).
+    pub fn d(&self, i: usize) -> f64 {
+        self.d[i]
+    }
+
+    /// Poses of DH frames 1..=N in the base frame.
+    pub fn frames(&self, q: &[f64; N]) -> [Isometry3<f64>; N] {
         let mut t = Isometry3::identity();
         std::array::from_fn(|i| {
             t *= self.joint_transform(i, q[i]);
@@ -92,20 +104,133 @@ impl PsmKinematics {
         })
     }
 
-    /// Tool tip pose (DH frame 6) in the base frame.
-    pub fn forward(&self, q: &ArmJoints) -> Isometry3<f64> {
-        self.frames(q)[ARM_DOF - 1]
+    /// Tip pose (DH frame N) in the base frame.
+    pub fn forward(&self, q: &[f64; N]) -> Isometry3<f64> {
+        self.frames(q)[N - 1]
     }
 
     /// Whether every joint lies within its limits (with a small tolerance).
-    pub fn within_limits(&self, q: &ArmJoints) -> Result<(), IkError> {
-        for i in 0..ARM_DOF {
+    pub fn within_limits(&self, q: &[f64; N]) -> Result<(), IkError> {
+        for i in 0..N {
             let [lo, hi] = self.limits[i];
             if !(q[i] >= lo - 1e-9 && q[i] <= hi + 1e-9) {
                 return Err(IkError::OutsideLimits { joint: self.names[i].clone(), value: q[i], lower: lo, upper: hi });
             }
         }
         Ok(())
+    }
+
+    /// The angle `q + 2πk` within joint `i`'s limits closest to `near`.
+    pub fn nearest_turn(&self, i: usize, q: f64, near: f64) -> f64 {
+        let tau = std::f64::consts::TAU;
+        let [lo, hi] = self.limits[i];
+        let mut best = q;
+        let mut best_cost = f64::INFINITY;
+        for k in -2..=2 {
+            let c = q + k as f64 * tau;
+            let outside = (lo - c).max(c - hi).max(0.0);
+            let cost = outside * 1e3 + (c - near).abs();
+            if cost < best_cost {
+                best = c;
+                best_cost = cost;
+            }
+        }
+        best
+    }
+
+    /// Position (m) and orientation (rad) error of `q` against `target`.
+    pub fn pose_error(&self, target: &Isometry3<f64>, q: &[f64; N]) -> (f64, f64) {
+        let tip = self.forward(q);
+        let dp = (target.translation.vector - tip.translation.vector).norm();
+        let dr = (target.rotation * tip.rotation.inverse()).angle();
+        (dp, dr)
+    }
+
+    /// Finite joints within limits that reach `target` to rounding error.
+    pub fn check(&self, target: &Isometry3<f64>, q: &[f64; N]) -> Result<(), IkError> {
+        if !q.iter().all(|v| v.is_finite()) {
+            return Err(IkError::NotFinite);
+        }
+        self.within_limits(q)?;
+        let (dp, dr) = self.pose_error(target, q);
+        if dp > 1e-7 || dr > 1e-6 {
+            return Err(IkError::NoSolution { residual_m: dp, residual_rad: dr });
+        }
+        Ok(())
+    }
+
+    /// Damped least-squares refinement (numerical Jacobian): removes the last
+    /// rounding error of a closed form and covers its degenerate poses.
+    pub fn polish(&self, target: &Isometry3<f64>, mut q: [f64; N]) -> [f64; N] {
+        for _ in 0..4 {
+            let err = self.twist_error(target, &q);
+            if err.fixed_rows::<3>(0).norm() < 1e-10 && err.fixed_rows::<3>(3).norm() < 1e-10 {
+                break;
+            }
+            let jac = self.jacobian(&q);
+            let lambda2 = 1e-10;
+            let jjt = jac * jac.transpose() + Matrix6::identity() * lambda2;
+            let Some(inv) = jjt.try_inverse() else { break };
+            let dq = jac.transpose() * inv * err;
+            for i in 0..N {
+                q[i] += dq[i];
+            }
+        }
+        q
+    }
+
+    /// Pose error as a twist: position error and rotation vector, base frame.
+    fn twist_error(&self, target: &Isometry3<f64>, q: &[f64; N]) -> Vector6<f64> {
+        let tip = self.forward(q);
+        let dp = target.translation.vector - tip.translation.vector;
+        let dr = (target.rotation * tip.rotation.inverse()).scaled_axis();
+        Vector6::new(dp.x, dp.y, dp.z, dr.x, dr.y, dr.z)
+    }
+
+    /// Geometric Jacobian of the tip (linear; angular) in the base frame.
+    pub fn jacobian(&self, q: &[f64; N]) -> SMatrix<f64, 6, N> {
+        let frames = self.frames(q);
+        let tip = frames[N - 1].translation.vector;
+        let mut jac = SMatrix::<f64, 6, N>::zeros();
+        let mut prev = Isometry3::identity();
+        for i in 0..N {
+            // Joint i moves about/along the z axis of frame i+1, which is the
+            // frame `prev · Rx(alpha) Tx(a)` rotated about its own z.
+            let base = prev * dh_transform(self.alpha[i], self.a[i], 0.0, 0.0);
+            let z = base.rotation * Vector3::z();
+            let o = base.translation.vector;
+            let col: Vector6<f64> = match self.kinds[i] {
+                JointKind::Revolute => {
+                    let lin = z.cross(&(tip - o));
+                    Vector6::new(lin.x, lin.y, lin.z, z.x, z.y, z.z)
+                }
+                JointKind::Prismatic => Vector6::new(z.x, z.y, z.z, 0.0, 0.0, 0.0),
+            };
+            jac.set_column(i, &col);
+            prev = frames[i];
+        }
+        jac
+    }
+
+    /// Outer yaw, outer pitch and insertion that put the point `p` (base
+    /// frame) on the shaft, `length_past_insertion` metres past the insertion
+    /// joint's frame along it. For RCM arms whose first three joints are the
+    /// dVRK's yaw, pitch and insertion (the PSM and the ECM alike).
+    pub fn rcm_shaft_joints(&self, p: &Vector3<f64>, length_past_insertion: f64) -> [f64; 3] {
+        let reach = p.norm();
+        let u = p / reach.max(1e-12);
+        // The shaft direction in the base frame is (sin q1 cos q2, −sin q2, −cos q1 cos q2).
+        let q2 = (-u.y).atan2((u.x * u.x + u.z * u.z).sqrt());
+        let q1 = u.x.atan2(-u.z);
+        // Distance from the RCM to the point is q3 + d3 + the length past frame 3.
+        let q3 = reach - self.d[2] - length_past_insertion;
+        [q1, q2, q3]
+    }
+}
+
+impl PsmKinematics {
+    pub fn new(desc: &RobotDescription) -> Self {
+        Self::from_joints(&desc.joints)
     }
 
     /// Inverse kinematics of a full tip pose (base frame).
@@ -154,14 +279,9 @@ impl PsmKinematics {
 
     /// Joints for one wrist branch, given the wrist link direction `x5`.
     fn solve_branch(&self, p: &Vector3<f64>, x5: &Vector3<f64>, z6: &Vector3<f64>, x6: &Vector3<f64>, seed: &ArmJoints) -> ArmJoints {
+        // The wrist pitch point lies on the shaft, d4 past the insertion frame.
         let wrist = p - self.a[5] * x5;
-        let reach = wrist.norm();
-        let u = wrist / reach.max(1e-12);
-        // Shaft direction in the base frame is (sin q1 cos q2, −sin q2, −cos q1 cos q2).
-        let q2 = (-u.y).atan2((u.x * u.x + u.z * u.z).sqrt());
-        let q1 = u.x.atan2(-u.z);
-        // Distance from the RCM to the wrist is q3 + d3 + d4.
-        let q3 = reach - self.d[2] - self.d[3];
+        let [q1, q2, q3] = self.rcm_shaft_joints(&wrist, self.d[3]);
         let mut q = [q1, q2, q3, 0.0, 0.0, 0.0];
         let r03 = self.frames(&q)[2].rotation;
 
@@ -181,97 +301,6 @@ impl PsmKinematics {
         let s = r05.inverse() * x6;
         q[5] = s.x.atan2(s.z);
         q
-    }
-
-    /// The angle `q + 2πk` within joint `i`'s limits closest to `near`.
-    fn nearest_turn(&self, i: usize, q: f64, near: f64) -> f64 {
-        let tau = std::f64::consts::TAU;
-        let [lo, hi] = self.limits[i];
-        let mut best = q;
-        let mut best_cost = f64::INFINITY;
-        for k in -2..=2 {
-            let c = q + k as f64 * tau;
-            let outside = (lo - c).max(c - hi).max(0.0);
-            let cost = outside * 1e3 + (c - near).abs();
-            if cost < best_cost {
-                best = c;
-                best_cost = cost;
-            }
-        }
-        best
-    }
-
-    /// Position (m) and orientation (rad) error of `q` against `target`.
-    pub fn pose_error(&self, target: &Isometry3<f64>, q: &ArmJoints) -> (f64, f64) {
-        let tip = self.forward(q);
-        let dp = (target.translation.vector - tip.translation.vector).norm();
-        let dr = (target.rotation * tip.rotation.inverse()).angle();
-        (dp, dr)
-    }
-
-    fn check(&self, target: &Isometry3<f64>, q: &ArmJoints) -> Result<(), IkError> {
-        if !q.iter().all(|v| v.is_finite()) {
-            return Err(IkError::NotFinite);
-        }
-        self.within_limits(q)?;
-        let (dp, dr) = self.pose_error(target, q);
-        if dp > 1e-7 || dr > 1e-6 {
-            return Err(IkError::NoSolution { residual_m: dp, residual_rad: dr });
-        }
-        Ok(())
-    }
-
-    /// Damped least-squares refinement (numerical Jacobian): removes the last
-    /// rounding error of the closed form and covers its degenerate poses.
-    fn polish(&self, target: &Isometry3<f64>, mut q: ArmJoints) -> ArmJoints {
-        for _ in 0..4 {
-            let err = self.twist_error(target, &q);
-            if err.fixed_rows::<3>(0).norm() < 1e-10 && err.fixed_rows::<3>(3).norm() < 1e-10 {
-                break;
-            }
-            let jac = self.jacobian(&q);
-            let lambda2 = 1e-10;
-            let jjt = jac * jac.transpose() + Matrix6::identity() * lambda2;
-            let Some(inv) = jjt.try_inverse() else { break };
-            let dq = jac.transpose() * inv * err;
-            for i in 0..ARM_DOF {
-                q[i] += dq[i];
-            }
-        }
-        q
-    }
-
-    /// Pose error as a twist: position error and rotation vector, base frame.
-    fn twist_error(&self, target: &Isometry3<f64>, q: &ArmJoints) -> Vector6<f64> {
-        let tip = self.forward(q);
-        let dp = target.translation.vector - tip.translation.vector;
-        let dr = (target.rotation * tip.rotation.inverse()).scaled_axis();
-        Vector6::new(dp.x, dp.y, dp.z, dr.x, dr.y, dr.z)
-    }
-
-    /// Geometric Jacobian of the tip (linear; angular) in the base frame.
-    pub fn jacobian(&self, q: &ArmJoints) -> Matrix6<f64> {
-        let frames = self.frames(q);
-        let tip = frames[ARM_DOF - 1].translation.vector;
-        let mut jac = Matrix6::zeros();
-        let mut prev = Isometry3::identity();
-        for i in 0..ARM_DOF {
-            // Joint i moves about/along the z axis of frame i+1, which is the
-            // frame `prev · Rx(alpha) Tx(a)` rotated about its own z.
-            let base = prev * dh_transform(self.alpha[i], self.a[i], 0.0, 0.0);
-            let z = base.rotation * Vector3::z();
-            let o = base.translation.vector;
-            let col: Vector6<f64> = match self.kinds[i] {
-                JointKind::Revolute => {
-                    let lin = z.cross(&(tip - o));
-                    Vector6::new(lin.x, lin.y, lin.z, z.x, z.y, z.z)
-                }
-                JointKind::Prismatic => Vector6::new(z.x, z.y, z.z, 0.0, 0.0, 0.0),
-            };
-            jac.set_column(i, &col);
-            prev = frames[i];
-        }
-        jac
     }
 }
 

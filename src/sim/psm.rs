@@ -5,10 +5,11 @@
 //! of the DH transform, so the multibody's joint coordinate *is* the dVRK
 //! joint value. The jaw is a seventh revolute joint about the tip's z axis.
 
-use rapier3d::na::{Isometry3, UnitQuaternion, Vector3};
+use rapier3d::na::{Isometry3, Vector3};
 use rapier3d::prelude::*;
 
-use super::convert::{from_pose, to_pose, to_vector};
+use super::chain::{self, LinkSpec};
+use super::convert::{from_pose, to_vector};
 use super::description::{JointKind, LinkShape, RobotDescription, Servo};
 use super::kinematics::{ARM_DOF, ArmJoints, PsmKinematics};
 use super::physics::PhysicsConfig;
@@ -48,48 +49,16 @@ pub struct Psm {
     limits: [[f64; 2]; SIM_JOINTS],
 }
 
-/// The rotation that maps rapier's joint axis (local x) onto the DH z axis.
-fn x_to_z() -> Isometry3<f64> {
-    Isometry3::rotation(Vector3::y() * -std::f64::consts::FRAC_PI_2)
-}
-
-fn link_collider(shape: &LinkShape) -> ColliderBuilder {
-    match shape {
-        LinkShape::Box { half_extents: h, center: c, mass } => {
-            ColliderBuilder::cuboid(h[0] as f32, h[1] as f32, h[2] as f32).translation(Vector::new(c[0] as f32, c[1] as f32, c[2] as f32)).mass(*mass as f32)
-        }
-        LinkShape::Cylinder { radius, half_length, center: c, mass } => {
-            // rapier's cylinder runs along y; the description's along z.
-            let pose =
-                Isometry3::from_parts(Vector3::new(c[0], c[1], c[2]).into(), UnitQuaternion::from_axis_angle(&Vector3::x_axis(), std::f64::consts::FRAC_PI_2));
-            ColliderBuilder::cylinder(*half_length as f32, *radius as f32).position(to_pose(&pose)).mass(*mass as f32)
-        }
-    }
-}
-
 impl Psm {
     /// Adds the instrument to `world`, at joint configuration `q0`.
     pub fn build(world: &mut PhysicsWorld, desc: &RobotDescription, physics: &PhysicsConfig, world_from_base: Isometry3<f64>, q0: &Joints) -> Self {
         let kinematics = PsmKinematics::new(desc);
-        let base = world.bodies.insert(RigidBodyBuilder::fixed().pose(to_pose(&world_from_base)));
         let gravity = physics.gravity * physics.gravity_compensation;
         let groups = if physics.arm_contacts { InteractionGroups::new(ARM_GROUP, SCENE_GROUP, InteractionTestMode::And) } else { InteractionGroups::none() };
-
-        // (parent index into `sim_bodies`, anchor on the parent, kind, shape, servo, limits, armature, friction)
-        struct Spec {
-            parent: usize,
-            anchor: Isometry3<f64>,
-            kind: JointKind,
-            shape: LinkShape,
-            servo: Servo,
-            limits: [f64; 2],
-            armature: f64,
-            friction: Option<f64>,
-        }
-        let mut specs: Vec<Spec> = (0..ARM_DOF)
+        let mut specs: Vec<LinkSpec> = (0..ARM_DOF)
             .map(|i| {
                 let j = &desc.joints[i];
-                Spec {
+                LinkSpec {
                     parent: i,
                     anchor: kinematics.joint_zero_transform(i),
                     kind: j.kind,
@@ -112,7 +81,7 @@ impl Psm {
             // the dVRK's jaw goes to −20° to grip.
             let half = [open_lo.max(0.0) / 2.0, open_hi / 2.0];
             let limits = if side > 0.0 { [-half[1], -half[0]] } else { half };
-            specs.push(Spec {
+            specs.push(LinkSpec {
                 parent: ARM_DOF,
                 anchor: Isometry3::identity(),
                 kind: JointKind::Revolute,
@@ -124,49 +93,10 @@ impl Psm {
             });
         }
 
-        let mut sim_bodies = vec![base];
-        let mut frames = vec![world_from_base];
-        let mut colliders = Vec::with_capacity(SIM_JOINTS);
-        let mut joints = Vec::with_capacity(SIM_JOINTS);
-        let mut axes = [JointAxis::AngX; SIM_JOINTS];
-        for (i, spec) in specs.iter().enumerate() {
-            let frame = frames[spec.parent] * spec.anchor;
-            let body = world.bodies.insert(
-                RigidBodyBuilder::dynamic()
-                    .pose(to_pose(&frame))
-                    // A sleeping body makes benchmarks lie and would miss new targets.
-                    .can_sleep(false),
-            );
-            // Model-based gravity compensation: the controller cancels the link's
-            // weight. rapier keeps user forces from step to step.
-            world.bodies[body].add_force(Vector::new(0.0, (spec.shape.mass() * gravity) as f32, 0.0), false);
-            let mut collider = link_collider(&spec.shape).collision_groups(groups);
-            if let Some(mu) = spec.friction {
-                collider = collider.friction(mu as f32);
-            }
-            colliders.push(world.colliders.insert_with_parent(collider, body, &mut world.bodies));
-
-            let (mask, axis) = match spec.kind {
-                JointKind::Revolute => (JointAxesMask::LOCKED_REVOLUTE_AXES, JointAxis::AngX),
-                JointKind::Prismatic => (JointAxesMask::LOCKED_PRISMATIC_AXES, JointAxis::LinX),
-            };
-            let [lo, hi] = spec.limits;
-            let joint = GenericJointBuilder::new(mask)
-                .local_frame1(to_pose(&(spec.anchor * x_to_z())))
-                .local_frame2(to_pose(&x_to_z()))
-                .limits(axis, [lo as f32, hi as f32])
-                .motor_model(axis, MotorModel::ForceBased)
-                .motor_max_force(axis, spec.servo.max_force as f32)
-                // Links overlap at their joints; contacts there would blow up.
-                .contacts_enabled(false)
-                .build();
-            let handle = world.multibody_joints.insert(sim_bodies[spec.parent], body, joint, true).expect("a tree of links is a valid multibody");
-            sim_bodies.push(body);
-            frames.push(frame);
-            joints.push(handle);
-            axes[i] = axis;
-        }
-
+        let chain = chain::build(world, world_from_base, &specs, groups, gravity);
+        let sim_bodies = &chain.bodies;
+        let colliders = chain.colliders;
+        let joints = chain.joints;
         let psm = Psm {
             kinematics,
             world_from_base,
@@ -175,7 +105,7 @@ impl Psm {
             colliders: colliders.try_into().unwrap(),
             joints: joints.try_into().unwrap(),
             shapes: specs.iter().map(|s| s.shape.clone()).collect(),
-            axes,
+            axes: chain.axes.try_into().unwrap(),
             servos: std::array::from_fn(|i| specs[i].servo),
             limits: std::array::from_fn(|i| specs[i].limits),
         };
@@ -199,37 +129,15 @@ impl Psm {
     /// Puts the multibody at configuration `q` at rest and sets the joints'
     /// armature: done once, when an episode starts, never during one.
     fn place(&self, world: &mut PhysicsWorld, q: &[f64; SIM_JOINTS], armatures: &[f64; SIM_JOINTS]) {
-        let (mb, _) = world.multibody_joints.get_mut(self.joints[0]).unwrap();
-        // The root starts as a free joint until rapier sees that its body is
-        // fixed; settle that first so the coordinates are the 7 joint values.
-        mb.forward_kinematics(&world.bodies, true);
-        assert_eq!(mb.ndofs(), SIM_JOINTS, "the instrument multibody has one coordinate per joint");
-        let mut disp = vec![0.0f32; SIM_JOINTS];
-        for i in 0..SIM_JOINTS {
-            let (mb, link) = world.multibody_joints.get_mut(self.joints[i]).unwrap();
-            let id = mb.link(link).unwrap().assembly_id();
-            disp[id] = q[i] as f32;
-            mb.armature_mut()[id] = armatures[i] as f32;
-            if i >= ARM_DOF {
-                // rapier gives every revolute coordinate a default damping of
-                // 0.1 N·m·s/rad: on a blade that is 200× its servo's and holds
-                // the force-limited jaw to a crawl. The servo damps the blades.
-                mb.damping_mut()[id] = 0.0;
-            }
-        }
-        let (mb, _) = world.multibody_joints.get_mut(self.joints[0]).unwrap();
-        mb.apply_displacements(&disp);
-        mb.forward_kinematics(&world.bodies, false);
-        mb.update_rigid_bodies(&mut world.bodies, true);
+        // rapier gives every revolute coordinate a default damping of
+        // 0.1 N·m·s/rad: on a blade that is 200× its servo's and holds
+        // the force-limited jaw to a crawl. The servo damps the blades.
+        chain::place(world, &self.joints, q, armatures, |i| i >= ARM_DOF);
     }
 
     /// Each simulated joint's coordinate.
     fn sim_positions(&self, world: &PhysicsWorld) -> [f64; SIM_JOINTS] {
-        std::array::from_fn(|i| {
-            let (mb, link) = world.multibody_joints.get(self.joints[i]).unwrap();
-            let coords = mb.link(link).unwrap().joint.coords();
-            coords[self.axes[i] as usize] as f64
-        })
+        std::array::from_fn(|i| chain::coordinate(world, self.joints[i], self.axes[i]))
     }
 
     /// Joint positions read from the multibody: the arm joints, then the jaw
@@ -247,13 +155,8 @@ impl Psm {
 
     /// Joint velocities read from the multibody (the jaw's is the opening rate).
     pub fn joint_velocities(&self, world: &PhysicsWorld) -> Joints {
-        let (mb, _) = world.multibody_joints.get(self.joints[0]).unwrap();
-        let v = mb.generalized_velocity();
-        let id = |i: usize| {
-            let (mb, link) = world.multibody_joints.get(self.joints[i]).unwrap();
-            mb.link(link).unwrap().assembly_id()
-        };
-        std::array::from_fn(|i| if i < ARM_DOF { v[id(i)] as f64 } else { (v[id(ARM_DOF + 1)] - v[id(ARM_DOF)]) as f64 })
+        let v = |i: usize| chain::velocity(world, self.joints[i]);
+        std::array::from_fn(|i| if i < ARM_DOF { v(i) } else { v(ARM_DOF + 1) - v(ARM_DOF) })
     }
 
     /// Sets every servo's position target (clamped to the joint limits) and
@@ -278,11 +181,7 @@ impl Psm {
             targets[i] = limited;
         }
         for i in 0..SIM_JOINTS {
-            let [lo, hi] = self.limits[i];
-            let target = targets[i].clamp(lo, hi);
-            let s = &self.servos[i];
-            let (mb, link) = world.multibody_joints.get_mut(self.joints[i]).unwrap();
-            mb.link_mut(link).unwrap().joint.data.set_motor(self.axes[i], target as f32, velocities[i] as f32, s.stiffness as f32, s.damping as f32);
+            chain::set_servo(world, self.joints[i], self.axes[i], &self.servos[i], self.limits[i], targets[i], velocities[i]);
         }
     }
 
