@@ -56,6 +56,21 @@ fn kinematics_fk_and_ik_round_trip() {
 }
 
 #[test]
+fn a_reader_that_closes_the_pipe_ends_the_output_quietly() {
+    // As `gesture-lab tasks | head -1` does: the reader goes before the writer writes.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gesture-lab"))
+        .args(["kinematics", "fk", "--joints", "0,0,0.1,0,0,0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
 fn ecm_kinematics_fk_and_ik_round_trip() {
     let fk = json(&["kinematics", "fk", "--arm", "ecm", "--joints", "0.2,0.5,0.1,-0.3", "--json"]);
     assert!(fk["frame"].as_str().unwrap().contains("ECM"), "{fk}");
