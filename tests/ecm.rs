@@ -1,9 +1,12 @@
 //! The simulated ECM multibody against its analytic kinematics and camera.
 
+use gesture_lab::rng::rng_from_seed;
 use gesture_lab::sim::camera::horizon_error;
 use gesture_lab::sim::description::EcmDescription;
 use gesture_lab::sim::ecm::{ECM_DOF, Ecm, EcmJoints, EcmKinematics};
 use gesture_lab::sim::physics::PhysicsConfig;
+use gesture_lab::task::visual_servo::centre_and_level;
+use rand::RngExt;
 use rapier3d::na::{Isometry3, Translation3, UnitQuaternion, Vector3};
 
 /// The ECM's RCM 0.2 m above the table, its base z axis up (world Y).
@@ -97,4 +100,60 @@ fn leaning_along_the_pitch_plane_keeps_the_image_level_at_zero_roll() {
     }
     // Leaning back past the RCM turns the image upside down.
     assert!((horizon(-0.5).abs() - std::f64::consts::PI).abs() < 1e-9);
+}
+
+/// SurRoL's layout: the ECM behind the table, its RCM 20 cm up and 25 cm
+/// back, leaning forward (its base −y toward the table, world −Z).
+fn behind_the_table() -> Isometry3<f64> {
+    Isometry3::from_parts(
+        Translation3::new(0.0, 0.2, 0.25),
+        UnitQuaternion::from_axis_angle(&Vector3::x_axis(), -std::f64::consts::FRAC_PI_2)
+            * UnitQuaternion::from_axis_angle(&Vector3::z_axis(), std::f64::consts::PI),
+    )
+}
+
+#[test]
+fn visual_servoing_centres_a_target_and_levels_the_image_from_random_starts() {
+    let physics = PhysicsConfig::default();
+    let desc = EcmDescription::ecm();
+    let kin = EcmKinematics::new(&desc);
+    let model = &desc.camera;
+    let world_from_base = behind_the_table();
+    let rcm = world_from_base.translation.vector;
+    for episode in 0..20u64 {
+        let mut rng = rng_from_seed(episode);
+        // A target on the table, and a start aimed a few centimetres away with a turned image.
+        let target = Vector3::new(rng.random_range(-0.04..0.04), 0.0, rng.random_range(-0.04..0.04));
+        let aim = target + Vector3::new(rng.random_range(-0.03..0.03), 0.0, rng.random_range(-0.03..0.03));
+        let depth = rng.random_range(0.08..0.14);
+        let tip = world_from_base.inverse_transform_vector(&((aim - rcm).normalize() * (depth + 0.0007)));
+        let mut command = kin.joints_for_tip(&tip, rng.random_range(-0.5..0.5));
+        kin.within_limits(&command).unwrap();
+        let mut w = physics.new_world();
+        let ecm = Ecm::build(&mut w, &desc, &physics, world_from_base, &command);
+        let start_camera = ecm.camera_pose(&w);
+        let start_offset = model.project(&start_camera, &target).unwrap().off_centre();
+        let start_horizon = horizon_error(&start_camera);
+        assert!(start_offset > 0.05 || start_horizon.abs() > 0.05, "episode {episode} starts solved");
+        let period = physics.control_period();
+        for _ in 0..150 {
+            let camera = ecm.camera_pose(&w);
+            let seen = model.project(&camera, &target).filter(|p| p.in_view());
+            let motion = centre_and_level(model, &camera, &rcm, seen.as_ref(), horizon_error(&camera), 0.3);
+            // Move the commanded tip and roll, as the env moves its setpoints.
+            let tip = kin.forward(&command).translation.vector + world_from_base.inverse_transform_vector(&motion.tip_step);
+            let next = kin.joints_for_tip(&tip, command[3] + motion.roll_step);
+            let next: [f64; ECM_DOF] = std::array::from_fn(|i| next[i].clamp(kin.limits[i][0], kin.limits[i][1]));
+            let velocity: [f64; ECM_DOF] = std::array::from_fn(|i| (next[i] - command[i]) / period);
+            for _ in 0..physics.substeps {
+                ecm.set_targets(&mut w, &next, &velocity);
+                w.step();
+            }
+            command = next;
+        }
+        let camera = ecm.camera_pose(&w);
+        let seen = model.project(&camera, &target).unwrap();
+        assert!(seen.off_centre() < 0.01, "episode {episode}: target {:.4} from the centre (started {start_offset:.3})", seen.off_centre());
+        assert!(horizon_error(&camera).abs() < 0.01, "episode {episode}: horizon {:.4} rad (started {start_horizon:.3})", horizon_error(&camera));
+    }
 }

@@ -10,6 +10,7 @@ pub mod peg_transfer;
 pub mod perturb;
 pub mod pick_place;
 pub mod pose_reach;
+pub mod visual_servo;
 
 use rand::RngExt;
 use rapier3d::na::{Isometry3, Vector3};
