@@ -157,3 +157,19 @@ fn visual_servoing_centres_a_target_and_levels_the_image_from_random_starts() {
         assert!(horizon_error(&camera).abs() < 0.01, "episode {episode}: horizon {:.4} rad (started {start_horizon:.3})", horizon_error(&camera));
     }
 }
+
+#[test]
+fn a_bad_ecm_description_is_refused_naming_the_field() {
+    let shipped = gesture_lab::sim::description::ECM_TOML;
+    let refuse = |text: &str, expected: &str| {
+        let err = EcmDescription::from_toml_str(text, "ecm-test.toml").expect_err(expected).to_string();
+        assert!(err.contains("ecm-test.toml") && err.contains(expected), "{err}");
+    };
+    refuse(&shipped.replace("fov_deg = 60.0", "fov_deg = 200.0"), "camera.fov_deg = 200");
+    refuse(&shipped.replace("image_px = [256, 256]", "image_px = [0, 256]"), "camera.image_px");
+    refuse(&shipped.replace("kind = \"prismatic\"", "kind = \"revolute\""), "the ECM needs 4 DH joints");
+    refuse(&shipped.replace("limits = [0.0, 0.254]", "limits = [0.254, 0.0]"), "joint `insertion`: limits");
+    refuse(&shipped.replace("mount_roll_deg = 90.0", "mount_roll_deg = 90.0\nzoom = 2"), "zoom");
+    // The shipped file itself loads.
+    assert_eq!(EcmDescription::from_toml_str(shipped, "ecm.toml").unwrap(), EcmDescription::ecm());
+}
