@@ -2,7 +2,7 @@
 //! and one env step of the grasp task while the oracle holds and carries the needle.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use gesture_lab::env::{ACTION_DIM, Env, VecEnv};
+use gesture_lab::env::{Env, PSM_ACTION_DIM, VecEnv};
 use gesture_lab::task::TaskConfig;
 use std::hint::black_box;
 
@@ -38,7 +38,7 @@ fn vec_env_step(c: &mut Criterion) {
     for (envs, threads) in [(32, 1), (32, 2), (128, 2)] {
         let mut venv = VecEnv::new(&config, envs, 0, threads).unwrap();
         venv.reset().unwrap();
-        let actions: Vec<f32> = (0..envs * ACTION_DIM).map(|k| ((k * 37 % 200) as f32 / 100.0) - 1.0).collect();
+        let actions: Vec<f32> = (0..envs * PSM_ACTION_DIM).map(|k| ((k * 37 % 200) as f32 / 100.0) - 1.0).collect();
         group.throughput(Throughput::Elements(envs as u64));
         group.bench_function(format!("{envs}_envs_{threads}_threads"), |b| b.iter(|| venv.step(black_box(&actions)).unwrap()));
     }

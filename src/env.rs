@@ -1,11 +1,12 @@
 //! Layer 3: the Gym-style environment and its vectorised form.
 //!
-//! An [`Env`] is one rapier world holding the instrument and one task's
-//! scene. An action moves the commanded tip pose; inverse kinematics turns
-//! it into joint targets, and the joint motors track those targets over the
-//! physics substeps of one control step. Nothing is teleported.
+//! An [`Env`] is one rapier world holding the instrument (the PSM, or the
+//! ECM for camera tasks) and one task's scene. An action moves the commanded
+//! tip pose; inverse kinematics turns it into joint targets, and the joint
+//! motors track those targets over the physics substeps of one control step.
+//! Nothing is teleported.
 
-use rapier3d::na::{Isometry3, Translation3, UnitQuaternion, Vector3};
+use rapier3d::na::{Isometry3, Translation3, Vector3};
 use rapier3d::prelude::*;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -14,15 +15,16 @@ use crate::error::{Error, Result};
 use crate::rng::{Rng, episode_seed, rng_from_seed, standard_normal};
 use crate::sim::convert::from_pose;
 use crate::sim::convert::{from_vector, to_vector};
-use crate::sim::description::RobotDescription;
+use crate::sim::description::{EcmDescription, RobotDescription};
+use crate::sim::ecm::{ECM_DOF, Ecm, EcmJoints, EcmKinematics};
 use crate::sim::grasp::{Collisions, Grasping, instrument_collisions};
 use crate::sim::kinematics::{ARM_DOF, ArmJoints, IkError, PsmKinematics, tool_down_rotation};
 use crate::sim::physics::GraspMode;
 use crate::sim::psm::{DOF, Joints, Psm};
-use crate::task::{ArmState, ObjectState, Observation, Task, TaskConfig, TrackingMetrics};
+use crate::task::{ArmState, InstrumentKind, ObjectState, Observation, Task, TaskConfig, TrackingMetrics};
 
-/// Number of action components: dx, dy, dz, wrist yaw increment, jaw.
-pub const ACTION_DIM: usize = 5;
+/// Number of action components of the PSM: dx, dy, dz, wrist yaw increment, jaw.
+pub const PSM_ACTION_DIM: usize = 5;
 
 /// A box-shaped space: `shape`, and per-component bounds.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -102,26 +104,38 @@ pub struct Step {
     pub info: StepInfo,
 }
 
+/// The simulated arm, built by `reset`. (One per env: boxing the larger
+/// variant would save a few hundred bytes at the price of an indirection.)
+#[allow(clippy::large_enum_variant)]
+enum Instrument {
+    Psm(Psm),
+    Ecm(Ecm),
+}
+
 /// One simulated instrument doing one task.
 pub struct Env {
     config: TaskConfig,
     description: RobotDescription,
     kinematics: PsmKinematics,
+    ecm_description: EcmDescription,
+    ecm_kinematics: EcmKinematics,
     task: Box<dyn Task>,
     world: PhysicsWorld,
-    psm: Option<Psm>,
+    instrument: Option<Instrument>,
     world_from_base: Isometry3<f64>,
     rng: Rng,
-    /// Joint targets the servos hold now.
+    /// Joint targets the PSM's servos hold now.
     targets: Joints,
+    /// Joint targets the ECM's servos hold now.
+    ecm_targets: EcmJoints,
     /// Commanded tip position (world), the setpoint actions move.
     tip_command: Vector3<f64>,
-    /// Commanded wrist yaw (rad).
+    /// Commanded wrist yaw (rad); the ECM's commanded roll.
     yaw: f64,
     /// The last action applied (for action-rate penalties).
-    previous_action: [f32; ACTION_DIM],
+    previous_action: Vec<f32>,
     /// The last `control.action_history` actions chosen, most recent first.
-    recent_actions: std::collections::VecDeque<[f32; ACTION_DIM]>,
+    recent_actions: std::collections::VecDeque<Vec<f32>>,
     /// Perturbations drawn for this episode, with their own random stream.
     disturbance: Disturbance,
     /// The grasp mode and the assisted grasp's weld.
@@ -130,13 +144,14 @@ pub struct Env {
     done: bool,
 }
 
-/// Checks an action's length and values; clips it to [−1, 1].
-pub fn validate_action(action: &[f32]) -> Result<([f32; ACTION_DIM], bool)> {
-    if action.len() != ACTION_DIM {
-        return Err(Error::InvalidAction(format!("expected {ACTION_DIM} numbers (dx, dy, dz, yaw, jaw), got {}", action.len())));
+/// Checks an action for `instrument`: its length and values; clips it to [−1, 1].
+pub fn validate_action(action: &[f32], instrument: InstrumentKind) -> Result<(Vec<f32>, bool)> {
+    let dim = instrument.action_dim();
+    if action.len() != dim {
+        return Err(Error::InvalidAction(format!("expected {dim} numbers ({}), got {}", instrument.action_names(), action.len())));
     }
     let mut clipped = false;
-    let mut out = [0.0; ACTION_DIM];
+    let mut out = vec![0.0; dim];
     for (i, &a) in action.iter().enumerate() {
         if !a.is_finite() {
             return Err(Error::InvalidAction(format!("action[{i}] = {a} is not a finite number")));
@@ -155,24 +170,26 @@ impl Env {
 
     pub fn new(config: TaskConfig) -> Result<Self> {
         config.validate("task config")?;
-        let rcm = config.robot.rcm;
-        // Base frame: origin at the RCM, z up (world Y), x along world X.
-        let world_from_base =
-            Isometry3::from_parts(Translation3::new(rcm[0], rcm[1], rcm[2]), UnitQuaternion::from_axis_angle(&Vector3::x_axis(), -std::f64::consts::FRAC_PI_2));
+        // Base frame: origin at the RCM, z up (world Y), turned by robot.yaw_deg.
+        let world_from_base = config.robot.world_from_base();
         let description = RobotDescription::psm();
+        let ecm_description = EcmDescription::ecm();
         Ok(Self {
             task: config.build_task(),
             kinematics: PsmKinematics::new(&description),
             description,
+            ecm_kinematics: EcmKinematics::new(&ecm_description),
+            ecm_description,
+            previous_action: vec![0.0; config.robot.instrument.action_dim()],
             config,
             world: PhysicsWorld::default(),
-            psm: None,
+            instrument: None,
             world_from_base,
             rng: rng_from_seed(0),
             targets: [0.0; DOF],
+            ecm_targets: [0.0; ECM_DOF],
             tip_command: Vector3::zeros(),
             yaw: 0.0,
-            previous_action: [0.0; ACTION_DIM],
             recent_actions: std::collections::VecDeque::new(),
             disturbance: Disturbance::default(),
             grasping: Grasping::default(),
@@ -193,9 +210,35 @@ impl Env {
         &self.world
     }
 
-    /// The instrument, once `reset` has been called.
+    /// The PSM, once `reset` has been called (`None` for camera tasks).
     pub fn psm(&self) -> Option<&Psm> {
-        self.psm.as_ref()
+        match &self.instrument {
+            Some(Instrument::Psm(psm)) => Some(psm),
+            _ => None,
+        }
+    }
+
+    /// The ECM, once `reset` has been called, for camera tasks.
+    pub fn ecm(&self) -> Option<&Ecm> {
+        match &self.instrument {
+            Some(Instrument::Ecm(ecm)) => Some(ecm),
+            _ => None,
+        }
+    }
+
+    /// Whether `reset` has built the world (and an episode can be observed).
+    pub fn is_reset(&self) -> bool {
+        self.instrument.is_some()
+    }
+
+    /// The arm this env's task drives.
+    pub fn instrument_kind(&self) -> InstrumentKind {
+        self.config.robot.instrument
+    }
+
+    /// Numbers in one action: 5 for the PSM, 4 for the ECM.
+    pub fn action_dim(&self) -> usize {
+        self.instrument_kind().action_dim()
     }
 
     pub fn world_from_base(&self) -> &Isometry3<f64> {
@@ -208,12 +251,13 @@ impl Env {
     }
 
     pub fn action_space(&self) -> BoxSpace {
-        BoxSpace { shape: vec![ACTION_DIM], low: vec![-1.0; ACTION_DIM], high: vec![1.0; ACTION_DIM] }
+        let n = self.action_dim();
+        BoxSpace { shape: vec![n], low: vec![-1.0; n], high: vec![1.0; n] }
     }
 
     /// Length of `Observation::observation`: the task's, plus the action history.
     pub fn observation_dim(&self) -> usize {
-        self.task.observation_dim() + self.config.control.action_history * ACTION_DIM
+        self.task.observation_dim() + self.config.control.action_history * self.action_dim()
     }
 
     pub fn goal_dim(&self) -> usize {
@@ -240,20 +284,33 @@ impl Env {
         let perturbed = (d.mass != 1.0 || d.stiffness != 1.0 || d.damping != 1.0).then(|| self.description.scaled(d.mass, d.stiffness, d.damping));
         let mut physics = physics.clone();
         physics.gravity_compensation *= d.gravity_compensation;
-        let home: ArmJoints = [0.0, 0.0, 0.12, 0.0, 0.0, 0.0];
-        let arm = self
-            .solve_ik(&start.tip, start.yaw, &home)
-            .map_err(|e| Error::Invalid(format!("start pose {:?} (yaw {:.3}) is out of the instrument's reach: {e}", start.tip.as_slice(), start.yaw)))?;
-        let mut q0 = [0.0; DOF];
-        q0[..ARM_DOF].copy_from_slice(&arm);
-        q0[ARM_DOF] = self.jaw_target(0.0);
-        self.psm = Some(Psm::build(&mut self.world, perturbed.as_ref().unwrap_or(&self.description), &physics, self.world_from_base, &q0));
+        let out_of_reach =
+            |e: IkError| Error::Invalid(format!("start pose {:?} (yaw {:.3}) is out of the instrument's reach: {e}", start.tip.as_slice(), start.yaw));
+        match self.instrument_kind() {
+            InstrumentKind::Psm => {
+                let home: ArmJoints = [0.0, 0.0, 0.12, 0.0, 0.0, 0.0];
+                let arm = self.solve_ik(&start.tip, start.yaw, &home).map_err(out_of_reach)?;
+                let mut q0 = [0.0; DOF];
+                q0[..ARM_DOF].copy_from_slice(&arm);
+                q0[ARM_DOF] = self.jaw_target(0.0);
+                let description = perturbed.as_ref().unwrap_or(&self.description);
+                self.instrument = Some(Instrument::Psm(Psm::build(&mut self.world, description, &physics, self.world_from_base, &q0)));
+                self.targets = q0;
+            }
+            InstrumentKind::Ecm => {
+                let q0 = self.solve_ecm_ik(&start.tip, start.yaw).map_err(out_of_reach)?;
+                let d = &self.disturbance;
+                let description = self.ecm_description.scaled(d.mass, d.stiffness, d.damping);
+                self.instrument = Some(Instrument::Ecm(Ecm::build(&mut self.world, &description, &physics, self.world_from_base, &q0)));
+                self.ecm_targets = q0;
+            }
+        }
         self.grasping = Grasping::new(&physics);
-        self.targets = q0;
         self.tip_command = start.tip;
         self.yaw = start.yaw;
-        self.previous_action = [0.0; ACTION_DIM];
-        self.recent_actions = std::iter::repeat_n([0.0; ACTION_DIM], self.config.control.action_history).collect();
+        let dim = self.action_dim();
+        self.previous_action = vec![0.0; dim];
+        self.recent_actions = std::iter::repeat_n(vec![0.0; dim], self.config.control.action_history).collect();
         self.steps = 0;
         self.done = false;
         let state = self.sensed(self.arm_state());
@@ -277,14 +334,10 @@ impl Env {
             state.tip += Vector3::new(n[0] as f64, n[1] as f64, n[2] as f64) * p.obs_noise_mm * 1e-3;
         }
         if p.joint_noise > 0.0 {
-            let n = standard_normal(&mut self.disturbance.rng, DOF);
+            let n = standard_normal(&mut self.disturbance.rng, state.joints.len());
             state.joints.iter_mut().zip(n).for_each(|(q, e)| *q += e as f64 * p.joint_noise);
         }
         state
-    }
-
-    fn psm_ref(&self) -> &Psm {
-        self.psm.as_ref().expect("reset builds the instrument")
     }
 
     /// Joint targets for a tip position (world) and yaw, near `seed`.
@@ -294,6 +347,17 @@ impl Env {
         self.kinematics.inverse(&target, seed)
     }
 
+    /// ECM joint targets for a camera tip position (world) and roll.
+    fn solve_ecm_ik(&self, tip: &Vector3<f64>, roll: f64) -> Result<EcmJoints, IkError> {
+        let base_tip = self.world_from_base.inverse_transform_point(&(*tip).into());
+        let q = self.ecm_kinematics.joints_for_tip(&base_tip.coords, roll);
+        if !q.iter().all(|v| v.is_finite()) {
+            return Err(IkError::NotFinite);
+        }
+        self.ecm_kinematics.within_limits(&q)?;
+        Ok(q)
+    }
+
     fn jaw_target(&self, action: f32) -> f64 {
         let [lo, hi] = self.description.jaw.limits_si();
         lo + (hi - lo) * (action as f64 + 1.0) / 2.0
@@ -301,7 +365,13 @@ impl Env {
 
     /// The instrument's state as the task sees it.
     pub fn arm_state(&self) -> ArmState {
-        let psm = self.psm_ref();
+        match self.instrument.as_ref().expect("reset builds the instrument") {
+            Instrument::Psm(psm) => self.psm_state(psm),
+            Instrument::Ecm(ecm) => self.ecm_state(ecm),
+        }
+    }
+
+    fn psm_state(&self, psm: &Psm) -> ArmState {
         let tip = psm.tip_pose(&self.world).translation.vector;
         let body = &self.world.bodies[psm.bodies[ARM_DOF]];
         let tip_velocity = from_vector(body.velocity_at_point(to_vector(&tip)));
@@ -323,27 +393,55 @@ impl Env {
             yaw: self.yaw,
             tip_yaw,
             tip_command: self.tip_command,
-            joints: psm.joint_positions(&self.world),
-            joint_velocities: psm.joint_velocities(&self.world),
+            joints: psm.joint_positions(&self.world).to_vec(),
+            joint_velocities: psm.joint_velocities(&self.world).to_vec(),
+            camera: None,
+            objects,
+        }
+    }
+
+    fn ecm_state(&self, ecm: &Ecm) -> ArmState {
+        let tip = ecm.tip_pose(&self.world).translation.vector;
+        let body = &self.world.bodies[ecm.bodies[ECM_DOF]];
+        let tip_velocity = from_vector(body.velocity_at_point(to_vector(&tip)));
+        let joints = ecm.joint_positions(&self.world);
+        let objects = self
+            .task
+            .objects()
+            .iter()
+            .map(|&h| {
+                let body = &self.world.bodies[h];
+                ObjectState { pose: from_pose(body.position()), velocity: from_vector(body.linvel()), hold: Default::default() }
+            })
+            .collect();
+        ArmState {
+            tip,
+            tip_velocity,
+            yaw: self.yaw,
+            tip_yaw: joints[ECM_DOF - 1],
+            tip_command: self.tip_command,
+            joints: joints.to_vec(),
+            joint_velocities: ecm.joint_velocities(&self.world).to_vec(),
+            camera: Some(ecm.camera_pose(&self.world)),
             objects,
         }
     }
 
     /// Advances one control step.
     pub fn step(&mut self, action: &[f32]) -> Result<Step> {
-        let (action, action_clipped) = validate_action(action)?;
-        if self.done || self.psm.is_none() {
+        let (action, action_clipped) = validate_action(action, self.instrument_kind())?;
+        if self.done || self.instrument.is_none() {
             return Err(Error::Invalid("step called before reset or after the episode ended".into()));
         }
         // Actuation latency: the action applied now is the one chosen k steps ago.
         let latency = self.disturbance.latency;
-        let chosen = action;
+        let chosen = action.clone();
         let action = if latency == 0 {
             action
         } else {
             let queue = &mut self.disturbance.queue;
             queue.push_back(action);
-            if queue.len() > latency { queue.pop_front().expect("non-empty") } else { [0.0; ACTION_DIM] }
+            if queue.len() > latency { queue.pop_front().expect("non-empty") } else { vec![0.0; chosen.len()] }
         };
         let c = &self.config.control;
         let state = self.arm_state();
@@ -354,63 +452,23 @@ impl Env {
         for k in 0..3 {
             tip_target[k] = (tip_target[k] + action[k] as f64 * c.max_step_m).clamp(c.workspace_min[k], c.workspace_max[k]);
         }
+        // The PSM's wrist yaw, or the ECM's scope roll.
         let yaw_limit = c.yaw_limit_deg.to_radians();
         let yaw = (self.yaw + action[3] as f64 * c.max_yaw_step_deg.to_radians()).clamp(-yaw_limit, yaw_limit);
-        let previous = self.targets;
-        let mut next = previous;
-        let arm_seed = Psm::arm(&previous);
         // Tremor shakes what reaches the arm, not the setpoint the policy moves.
         let time = (self.steps + 1) as f64 * self.config.physics.control_period();
         let shaken = self.disturbance.tremor(&self.config.perturb, time);
         let commanded = Vector3::from_fn(|k, _| (tip_target[k] + shaken[k]).clamp(c.workspace_min[k], c.workspace_max[k]));
-        let ik_failed = match self.solve_ik(&commanded, yaw, &arm_seed) {
-            Ok(arm) => {
-                next[..ARM_DOF].copy_from_slice(&arm);
-                self.tip_command = tip_target;
-                self.yaw = yaw;
-                false
-            }
-            Err(_) => true,
+        let (ik_failed, mut physics_fault, collisions) = match self.instrument_kind() {
+            InstrumentKind::Psm => self.drive_psm(&action, tip_target, yaw, &commanded),
+            InstrumentKind::Ecm => self.drive_ecm(tip_target, yaw, &commanded),
         };
-        next[ARM_DOF] = self.jaw_target(action[4]);
-        if let Some(speed) = c.max_jaw_speed_deg_s {
-            let most = speed.to_radians() * self.config.physics.control_period();
-            next[ARM_DOF] = previous[ARM_DOF] + (next[ARM_DOF] - previous[ARM_DOF]).clamp(-most, most);
-        }
-
-        // The servos follow a linear ramp to the new targets, as the dVRK's
-        // trajectory interpolation does, with its slope as velocity feed-forward.
-        let substeps = self.config.physics.substeps;
-        let period = self.config.physics.control_period();
-        let velocity: Joints = std::array::from_fn(|i| (next[i] - previous[i]) / period);
-        let psm = self.psm.as_ref().expect("checked above");
-        let mut physics_fault = false;
-        let mut collisions = Collisions::default();
-        let contacts = self.config.physics.arm_contacts;
-        // SurRoL's sign convention: the lower half of the jaw range closes.
-        let jaw_closing = action[4] < 0.0;
-        self.grasping.begin_step();
-        for s in 1..=substeps {
-            let f = s as f64 / substeps as f64;
-            let ramp: Joints = std::array::from_fn(|i| previous[i] + (next[i] - previous[i]) * f);
-            psm.set_targets(&mut self.world, &ramp, &velocity);
-            self.world.step();
-            // rapier quarantines bodies whose state went non-finite.
-            if !self.world.quarantine().is_empty() {
-                physics_fault = true;
-                break;
-            }
-            if contacts {
-                collisions = collisions.max(instrument_collisions(&self.world, psm));
-            }
-            let task = &self.task;
-            self.grasping.accumulate(&self.world, psm, task.objects());
-            self.grasping.update(&mut self.world, psm, task.objects(), jaw_closing, |world, o| task.may_weld(world, o));
-        }
-        self.targets = next;
         self.steps += 1;
 
-        physics_fault |= !psm.is_finite(&self.world);
+        physics_fault |= !match self.instrument.as_ref().expect("checked above") {
+            Instrument::Psm(psm) => psm.is_finite(&self.world),
+            Instrument::Ecm(ecm) => ecm.is_finite(&self.world),
+        };
         let mut orientation_error_deg = None;
         let objects_finite = self.task.objects().iter().all(|&h| {
             let p = self.world.bodies[h].position();
@@ -435,10 +493,10 @@ impl Env {
         // Rewards, success and errors use the true state; the policy gets the sensed one.
         let action_penalty = self.task.action_penalty(&chosen, &self.previous_action);
         let reward = self.task.compute_reward(&observation.achieved_goal, &observation.desired_goal) - action_penalty;
-        self.previous_action = chosen;
         if self.recent_actions.pop_back().is_some() {
-            self.recent_actions.push_front(chosen);
+            self.recent_actions.push_front(chosen.clone());
         }
+        self.previous_action = chosen;
         let success = !physics_fault && self.task.step_success(&observation);
         let grasp = true_state.objects.first().map(|o| GraspInfo::new(self.grasping.mode(), o));
         let observation = if physics_fault || !self.config.perturb.senses_noisily() {
@@ -469,6 +527,95 @@ impl Env {
                 action_penalty,
             },
         })
+    }
+
+    /// Moves the PSM's targets toward the commanded tip, yaw and jaw and runs
+    /// the physics substeps; returns (IK failed, physics fault, collisions).
+    fn drive_psm(&mut self, action: &[f32], tip_target: Vector3<f64>, yaw: f64, commanded: &Vector3<f64>) -> (bool, bool, Collisions) {
+        let c = &self.config.control;
+        let previous = self.targets;
+        let mut next = previous;
+        let arm_seed = Psm::arm(&previous);
+        let ik_failed = match self.solve_ik(commanded, yaw, &arm_seed) {
+            Ok(arm) => {
+                next[..ARM_DOF].copy_from_slice(&arm);
+                self.tip_command = tip_target;
+                self.yaw = yaw;
+                false
+            }
+            Err(_) => true,
+        };
+        next[ARM_DOF] = self.jaw_target(action[4]);
+        if let Some(speed) = c.max_jaw_speed_deg_s {
+            let most = speed.to_radians() * self.config.physics.control_period();
+            next[ARM_DOF] = previous[ARM_DOF] + (next[ARM_DOF] - previous[ARM_DOF]).clamp(-most, most);
+        }
+
+        // The servos follow a linear ramp to the new targets, as the dVRK's
+        // trajectory interpolation does, with its slope as velocity feed-forward.
+        let substeps = self.config.physics.substeps;
+        let period = self.config.physics.control_period();
+        let velocity: Joints = std::array::from_fn(|i| (next[i] - previous[i]) / period);
+        let Some(Instrument::Psm(psm)) = &self.instrument else { unreachable!("a PSM task builds the PSM") };
+        let mut physics_fault = false;
+        let mut collisions = Collisions::default();
+        let contacts = self.config.physics.arm_contacts;
+        // SurRoL's sign convention: the lower half of the jaw range closes.
+        let jaw_closing = action[4] < 0.0;
+        self.grasping.begin_step();
+        for s in 1..=substeps {
+            let f = s as f64 / substeps as f64;
+            let ramp: Joints = std::array::from_fn(|i| previous[i] + (next[i] - previous[i]) * f);
+            psm.set_targets(&mut self.world, &ramp, &velocity);
+            self.world.step();
+            // rapier quarantines bodies whose state went non-finite.
+            if !self.world.quarantine().is_empty() {
+                physics_fault = true;
+                break;
+            }
+            if contacts {
+                collisions = collisions.max(instrument_collisions(&self.world, psm));
+            }
+            let task = &self.task;
+            self.grasping.accumulate(&self.world, psm, task.objects());
+            self.grasping.update(&mut self.world, psm, task.objects(), jaw_closing, |world, o| task.may_weld(world, o));
+        }
+        self.targets = next;
+        (ik_failed, physics_fault, collisions)
+    }
+
+    /// Moves the ECM's targets toward the commanded camera tip and roll and
+    /// runs the physics substeps; returns (IK failed, physics fault,
+    /// collisions). The camera tasks have no contacts to count.
+    fn drive_ecm(&mut self, tip_target: Vector3<f64>, roll: f64, commanded: &Vector3<f64>) -> (bool, bool, Collisions) {
+        let previous = self.ecm_targets;
+        let mut next = previous;
+        let ik_failed = match self.solve_ecm_ik(commanded, roll) {
+            Ok(q) => {
+                next = q;
+                self.tip_command = tip_target;
+                self.yaw = roll;
+                false
+            }
+            Err(_) => true,
+        };
+        let substeps = self.config.physics.substeps;
+        let period = self.config.physics.control_period();
+        let velocity: EcmJoints = std::array::from_fn(|i| (next[i] - previous[i]) / period);
+        let Some(Instrument::Ecm(ecm)) = &self.instrument else { unreachable!("a camera task builds the ECM") };
+        let mut physics_fault = false;
+        for s in 1..=substeps {
+            let f = s as f64 / substeps as f64;
+            let ramp: EcmJoints = std::array::from_fn(|i| previous[i] + (next[i] - previous[i]) * f);
+            ecm.set_targets(&mut self.world, &ramp, &velocity);
+            self.world.step();
+            if !self.world.quarantine().is_empty() {
+                physics_fault = true;
+                break;
+            }
+        }
+        self.ecm_targets = next;
+        (ik_failed, physics_fault, Collisions::default())
     }
 
     /// One physics substep with the servo targets unchanged (benchmarks).
@@ -561,6 +708,11 @@ impl VecEnv {
         self.envs.len()
     }
 
+    /// Numbers in one env's action.
+    pub fn action_dim(&self) -> usize {
+        self.envs[0].action_dim()
+    }
+
     pub fn envs(&self) -> &[Env] {
         &self.envs
     }
@@ -599,7 +751,7 @@ impl VecEnv {
         self.pool.install(|| envs.par_iter_mut().enumerate().map(|(i, env)| env.reset(episode_seed(seed, i, episodes[i]))).collect())
     }
 
-    /// Steps every env with its slice of `actions` (num_envs × ACTION_DIM, row-major).
+    /// Steps every env with its slice of `actions` (num_envs × action_dim, row-major).
     pub fn step(&mut self, actions: &[f32]) -> Result<VecStep> {
         Ok(self.step_alongside(actions, || ())?.0)
     }
@@ -609,12 +761,14 @@ impl VecEnv {
     /// other's slowest part. `work` does not run if an action is refused.
     pub fn step_alongside<R: Send>(&mut self, actions: &[f32], work: impl FnOnce() -> R + Send) -> Result<(VecStep, R)> {
         let n = self.envs.len();
-        if actions.len() != n * ACTION_DIM {
-            return Err(Error::InvalidAction(format!("expected {} numbers ({n} envs × {ACTION_DIM}), got {}", n * ACTION_DIM, actions.len())));
+        let kind = self.envs[0].instrument_kind();
+        let dim = kind.action_dim();
+        if actions.len() != n * dim {
+            return Err(Error::InvalidAction(format!("expected {} numbers ({n} envs × {dim}), got {}", n * dim, actions.len())));
         }
         // Check every action before touching any env, so a bad one loses nothing.
-        for (i, a) in actions.chunks(ACTION_DIM).enumerate() {
-            validate_action(a).map_err(|e| Error::InvalidAction(format!("env {i}: {e}")))?;
+        for (i, a) in actions.chunks(dim).enumerate() {
+            validate_action(a, kind).map_err(|e| Error::InvalidAction(format!("env {i}: {e}")))?;
         }
         let (seed, autoreset) = (self.seed, self.autoreset);
         let envs = &mut self.envs;
@@ -624,7 +778,7 @@ impl VecEnv {
             envs.par_iter_mut()
                 .zip(episodes.par_iter_mut())
                 .zip(awaiting.par_iter_mut())
-                .zip(actions.par_chunks(ACTION_DIM))
+                .zip(actions.par_chunks(dim))
                 .enumerate()
                 .map(|(i, (((env, episode), awaiting), action))| {
                     if *awaiting {
@@ -682,7 +836,7 @@ struct Disturbance {
     tremor_direction: Vector3<f64>,
     tremor_hz: f64,
     tremor_phase: f64,
-    queue: std::collections::VecDeque<[f32; ACTION_DIM]>,
+    queue: std::collections::VecDeque<Vec<f32>>,
     /// Control steps between an action and its effect, this episode.
     latency: usize,
     mass: f64,

@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::files::{check_output_file, sha256_hex, write_atomic};
 
-use crate::env::{ACTION_DIM, Env};
+use crate::env::Env;
 use crate::rl::nets::Actor;
 use crate::rl::normalizer::RunningNormalizer;
 use crate::rl::ppo::GaussianActor;
@@ -118,7 +118,7 @@ impl Manifest {
             task_config: task.clone(),
             observation_dim,
             goal_dim,
-            action_dim: ACTION_DIM,
+            action_dim: task.robot.instrument.action_dim(),
             // `save` writes the kind of the actor it is given.
             network: NetworkSpec { kind: String::new(), hidden },
             normalizer,
@@ -288,12 +288,12 @@ pub fn load(dir: &Path, expected_task: Option<&str>) -> Result<LoadedPolicy, Pol
     }
     manifest.task_config.validate(&m.display().to_string()).map_err(|e| file_error(&m, e.to_string()))?;
     let env = Env::new(manifest.task_config.clone()).map_err(|e| file_error(&m, e.to_string()))?;
-    let (obs_dim, goal_dim) = (env.observation_dim(), env.goal_dim());
-    if (manifest.observation_dim, manifest.goal_dim, manifest.action_dim) != (obs_dim, goal_dim, ACTION_DIM) {
+    let (obs_dim, goal_dim, action_dim) = (env.observation_dim(), env.goal_dim(), env.action_dim());
+    if (manifest.observation_dim, manifest.goal_dim, manifest.action_dim) != (obs_dim, goal_dim, action_dim) {
         return Err(file_error(
             &m,
             format!(
-                "shapes observation {} + goal {} → action {} do not match task `{}` ({obs_dim} + {goal_dim} → {ACTION_DIM})",
+                "shapes observation {} + goal {} → action {} do not match task `{}` ({obs_dim} + {goal_dim} → {action_dim})",
                 manifest.observation_dim, manifest.goal_dim, manifest.action_dim, manifest.task
             ),
         ));
@@ -333,9 +333,11 @@ pub fn load(dir: &Path, expected_task: Option<&str>) -> Result<LoadedPolicy, Pol
     let (input, hidden) = (obs_dim + goal_dim, manifest.network.hidden);
     let misfit = |e: String| file_error(&w, format!("weights do not fit the network: {e}"));
     let actor = if manifest.network.kind == "gaussian-mlp" {
-        PolicyNet::Gaussian(crate::files::decode_guarded(|| GaussianActor::new(input, hidden, 0.0, &device).try_load_record(record)).map_err(misfit)?)
+        PolicyNet::Gaussian(
+            crate::files::decode_guarded(|| GaussianActor::new(input, action_dim, hidden, 0.0, &device).try_load_record(record)).map_err(misfit)?,
+        )
     } else {
-        PolicyNet::TanhGaussian(crate::files::decode_guarded(|| Actor::new(input, ACTION_DIM, hidden, &device).try_load_record(record)).map_err(misfit)?)
+        PolicyNet::TanhGaussian(crate::files::decode_guarded(|| Actor::new(input, action_dim, hidden, &device).try_load_record(record)).map_err(misfit)?)
     };
     if actor.parameters().iter().any(|v| !v.is_finite()) {
         return Err(file_error(&w, "the weights hold a non-finite value (NaN or infinity)"));

@@ -1,7 +1,7 @@
 //! `control.action_history`: the last k actions in the observation, so a
 //! policy can see the actions that latency still holds back.
 
-use gesture_lab::env::{ACTION_DIM, Env};
+use gesture_lab::env::{Env, PSM_ACTION_DIM as ACTION_DIM};
 use gesture_lab::policy;
 use gesture_lab::rl::sac::{self, SacHerConfig};
 use gesture_lab::task::TaskConfig;

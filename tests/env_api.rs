@@ -1,7 +1,7 @@
 //! The Gym-style API: spaces, determinism, vectorisation and bad input.
 
 use gesture_lab::Error;
-use gesture_lab::env::{ACTION_DIM, AutoReset, Env, VecEnv};
+use gesture_lab::env::{AutoReset, Env, PSM_ACTION_DIM as ACTION_DIM, VecEnv};
 use gesture_lab::rng::rng_from_seed;
 use gesture_lab::task::{TaskConfig, TaskSpec};
 use rand::RngExt;

@@ -2,7 +2,7 @@
 //! random task configs. Cases come from a fixed seed, so every run checks
 //! the same ones (and a failure names a case that reproduces).
 
-use gesture_lab::env::{ACTION_DIM, Env};
+use gesture_lab::env::{Env, PSM_ACTION_DIM as ACTION_DIM};
 use gesture_lab::task::{TASKS, TaskConfig};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
@@ -31,7 +31,7 @@ proptest! {
         let obs = env.reset(seed).unwrap();
         prop_assert!(obs.flat().iter().all(|v| v.is_finite()));
         for a in &actions {
-            let s = env.step(a).unwrap();
+            let s = env.step(&a[..env.action_dim()]).unwrap();
             prop_assert!(s.observation.flat().iter().all(|v| v.is_finite()), "non-finite observation on {}", TASKS[task].name);
             prop_assert!(s.reward.is_finite());
             // A diverged simulation truncates the episode, flagged.
@@ -88,7 +88,7 @@ proptest! {
                     return Ok(());
                 }
                 for _ in 0..3 {
-                    let s = env.step(&[0.3, -0.2, 0.1, 0.5, -1.0]).unwrap();
+                    let s = env.step(&[0.3, -0.2, 0.1, 0.5, -1.0][..env.action_dim()]).unwrap();
                     prop_assert!(s.observation.flat().iter().all(|v| v.is_finite()));
                 }
             }

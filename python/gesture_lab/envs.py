@@ -25,7 +25,6 @@ from gymnasium.vector.utils import batch_space
 
 from gesture_lab import _core
 
-ACTION_DIM = 5
 _SEED_LIMIT = 2**63
 
 
@@ -170,7 +169,7 @@ class GestureLabEnv(gym.Env):
         self._core = _core.Env(task, **_config_kwargs(config, config_file, perturb, grasp))
         self.task = task
         self.observation_space = _goal_spaces(self._core.observation_dim, self._core.goal_dim)
-        self.action_space = spaces.Box(-1.0, 1.0, shape=(ACTION_DIM,), dtype=np.float32)
+        self.action_space = spaces.Box(-1.0, 1.0, shape=(self._core.action_dim,), dtype=np.float32)
         self.max_episode_steps = self._core.max_episode_steps
         self.metadata = {"render_modes": [], "render_fps": round(1.0 / self._core.control_period)}
         self._base_seed: int | None = None
@@ -188,7 +187,7 @@ class GestureLabEnv(gym.Env):
         return {"achieved_goal": achieved, "desired_goal": desired, "observation": observation}, {}
 
     def step(self, action: Any):
-        observation, achieved, desired, reward, terminated, truncated, info = self._core.step(_as_actions(action, (ACTION_DIM,)))
+        observation, achieved, desired, reward, terminated, truncated, info = self._core.step(_as_actions(action, (self._core.action_dim,)))
         obs = {"achieved_goal": achieved, "desired_goal": desired, "observation": observation}
         return obs, reward, terminated, truncated, info
 
@@ -262,7 +261,7 @@ class GestureLabVectorEnv(VectorEnv):
         self.num_envs = int(num_envs)
         self.metadata = {"render_modes": [], "autoreset_mode": mode}
         self.single_observation_space = _goal_spaces(self._core.observation_dim, self._core.goal_dim)
-        self.single_action_space = spaces.Box(-1.0, 1.0, shape=(ACTION_DIM,), dtype=np.float32)
+        self.single_action_space = spaces.Box(-1.0, 1.0, shape=(self._core.action_dim,), dtype=np.float32)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.max_episode_steps = self._core.max_episode_steps
@@ -283,7 +282,7 @@ class GestureLabVectorEnv(VectorEnv):
         return {"achieved_goal": achieved, "desired_goal": desired, "observation": observation}, {}
 
     def step(self, actions: Any):
-        observation, achieved, desired, rewards, terminated, truncated, infos, final = self._core.step(_as_actions(actions, (self.num_envs, ACTION_DIM)))
+        observation, achieved, desired, rewards, terminated, truncated, infos, final = self._core.step(_as_actions(actions, (self.num_envs, self._core.action_dim)))
         obs = {"achieved_goal": achieved, "desired_goal": desired, "observation": observation}
         if final is not None:
             (final_observation, final_achieved, final_desired), mask, final_info = final

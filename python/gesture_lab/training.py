@@ -102,8 +102,9 @@ class Policy:
         return json.loads(self._core.manifest_json())
 
     def act(self, observation: Mapping[str, Any]) -> np.ndarray:
-        """Deterministic actions for one observation dict (→ (5,)) or a batch
-        of them (arrays (B, ·) → (B, 5)), as the envs return them."""
+        """Deterministic actions for one observation dict (→ (A,)) or a batch
+        of them (arrays (B, ·) → (B, A)), as the envs return them (A: 5 for
+        the PSM's tasks, 4 for the camera's)."""
         parts = []
         for key in ("observation", "achieved_goal", "desired_goal"):
             if key not in observation:

@@ -10,7 +10,7 @@ use anyhow::Result;
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
-use crate::env::{ACTION_DIM, Env, VecEnv};
+use crate::env::{Env, VecEnv};
 use crate::rng::episode_seed;
 use crate::rng::rng_from_seed;
 use crate::task::TaskConfig;
@@ -70,7 +70,8 @@ pub struct BenchEnvReport {
 pub fn measure_env(config: &TaskConfig, driver: EnvDriver, threads: usize, envs: usize, seconds: f64) -> Result<BenchEnvReport> {
     let seconds = seconds.max(0.1);
     let mut rng = rng_from_seed(1);
-    let random_actions = |rng: &mut crate::rng::Rng, n: usize| -> Vec<f32> { (0..n * ACTION_DIM).map(|_| rng.random_range(-1.0f32..=1.0)).collect() };
+    let action_dim = config.robot.instrument.action_dim();
+    let random_actions = |rng: &mut crate::rng::Rng, n: usize| -> Vec<f32> { (0..n * action_dim).map(|_| rng.random_range(-1.0f32..=1.0)).collect() };
 
     // One env on this thread, resets included.
     let mut env = Env::new(config.clone())?;
@@ -78,7 +79,7 @@ pub fn measure_env(config: &TaskConfig, driver: EnvDriver, threads: usize, envs:
     let actions = random_actions(&mut rng, 4096);
     let (mut steps, mut episodes, t0) = (0u64, 0u64, Instant::now());
     while t0.elapsed().as_secs_f64() < seconds {
-        for a in actions.chunks(ACTION_DIM) {
+        for a in actions.chunks(action_dim) {
             let s = match driver {
                 EnvDriver::Random => env.step(a)?,
                 EnvDriver::Oracle => env.step(&env.oracle_action())?,
@@ -96,7 +97,7 @@ pub fn measure_env(config: &TaskConfig, driver: EnvDriver, threads: usize, envs:
     env.reset(0)?;
     let substeps = config.physics.substeps;
     let (mut n, t0) = (0u64, Instant::now());
-    let a = vec![0.3f32, -0.2, 0.1, 0.5, 0.0];
+    let a = [0.3f32, -0.2, 0.1, 0.5, 0.0][..action_dim].to_vec();
     let mut world_time = std::time::Duration::ZERO;
     // Under the oracle, a control step between bursts keeps the jaws grasping and carrying.
     let burst = if driver == EnvDriver::Oracle { substeps as u64 } else { 64 };

@@ -82,7 +82,7 @@ pub fn markdown(report: &SuiteReport) -> String {
         let o = &t.oracle;
         let mut also = Vec::new();
         if let Some(d) = o.mean_final_orientation_error_deg {
-            also.push(format!("jaw angle error {d:.2}°"));
+            also.push(format!("{} {d:.2}°", crate::task::orientation_label(&t.task)));
         }
         if let (Some(rms), Some(max)) = (o.mean_tracking_rms_mm, o.mean_tracking_max_mm) {
             also.push(format!("tracking RMS {rms:.2} mm, max {max:.2} mm"));

@@ -8,7 +8,7 @@ use anyhow::Result;
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
-use crate::env::{ACTION_DIM, AutoReset, VecEnv};
+use crate::env::{AutoReset, VecEnv};
 use crate::rng::rng_from_seed;
 use crate::task::TaskConfig;
 
@@ -117,7 +117,7 @@ pub fn soak_random(config: &TaskConfig, steps: u64, envs: usize, threads: usize,
     venv.reset()?;
     let n = venv.num_envs();
     let mut rng = rng_from_seed(seed ^ 0x50a4);
-    let mut actions = vec![0.0f32; n * ACTION_DIM];
+    let mut actions = vec![0.0f32; n * venv.action_dim()];
     let mut in_episode = vec![0u64; n];
     let (mut done, mut episodes, mut faults, mut non_finite) = (0u64, 0u64, 0u64, 0u64);
     let mut first_faults = Vec::new();

@@ -134,6 +134,10 @@ impl SuiteBudgets {
                 run("gauze-retrieve", Algo::SacHer, 50_000, 5_000).with_demonstrations(100, GRASP_DEMOS, "100 demos"),
                 run("peg-transfer", Algo::SacHer, 100_000, 5_000),
                 run("peg-transfer", Algo::SacHer, 50_000, 5_000).with_demonstrations(100, GRASP_DEMOS, "100 demos"),
+                // The camera tasks, SAC+HER without demonstrations (SurRoL's HER solves its ECM goal tasks).
+                run("ecm-reach", Algo::SacHer, 50_000, 2_000),
+                run("ecm-misorient", Algo::SacHer, 50_000, 2_000),
+                run("ecm-static-track", Algo::SacHer, 50_000, 2_000),
             ],
         }
     }
@@ -153,6 +157,7 @@ impl SuiteBudgets {
                 ("pose-reach", Algo::SacHer) => (30_000, 3_000),
                 ("pose-reach", Algo::Ppo) => (200_000, 12_800),
                 ("gesture-trace", Algo::Ppo) => (200_000, 12_800),
+                ("ecm-reach" | "ecm-misorient" | "ecm-static-track", Algo::SacHer) => (12_000, 2_000),
                 ("needle-pick", Algo::SacHer) if t.demonstrations == 0 => (20_000, 5_000),
                 // Physics at 1 ms substeps makes these the slowest envs: half the needle's budget.
                 ("gauze-retrieve" | "peg-transfer", Algo::SacHer) if t.demonstrations == 0 => (10_000, 5_000),
@@ -418,7 +423,7 @@ fn record_demonstrations(config: &TaskConfig, n: usize, seed: u64) -> Result<Opt
         return Ok(None);
     }
     let demos = crate::policy::demos::record_oracle(config, n, seed, 10 * n as u64, &mut |_, _| {})?;
-    let buffer = crate::rl::her::DemoBuffer::new(demos.observation_dim, demos.goal_dim, crate::env::ACTION_DIM, demos.successful_episodes())?;
+    let buffer = crate::rl::her::DemoBuffer::new(demos.observation_dim, demos.goal_dim, demos.action_dim, demos.successful_episodes())?;
     Ok(Some(buffer))
 }
 

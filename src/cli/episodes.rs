@@ -7,7 +7,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::*;
-use crate::env::{ACTION_DIM, Env};
+use crate::env::Env;
 use crate::rng::episode_seed;
 use crate::rng::rng_from_seed;
 use crate::task::TaskConfig;
@@ -62,7 +62,7 @@ pub(super) fn demo(args: &DemoArgs) -> Result<()> {
         println!("  instrument collisions   {steps:.2} steps per episode, peak {peak:.3} N (links other than the blades)");
     }
     if let Some(o) = report.mean_final_orientation_error_deg {
-        println!("  mean final jaw angle error {o:.2} deg");
+        println!("  mean final {} {o:.2} deg", crate::task::orientation_label(&report.task));
     }
     if let (Some(rms), Some(max)) = (report.mean_tracking_rms_mm, report.mean_tracking_max_mm) {
         println!("  path tracking error     RMS {rms:.3} mm, max {max:.3} mm (means over episodes)");
@@ -98,7 +98,7 @@ pub fn run_rollout(config: &TaskConfig, policy: BuiltinPolicy, steps: u64, seed:
     let (mut returns, mut successes, mut ret) = (Vec::new(), Vec::new(), 0.0f64);
     for _ in 0..steps {
         let action: Vec<f32> = match policy {
-            BuiltinPolicy::Random => (0..ACTION_DIM).map(|_| rng.random_range(-1.0f32..=1.0)).collect(),
+            BuiltinPolicy::Random => (0..env.action_dim()).map(|_| rng.random_range(-1.0f32..=1.0)).collect(),
             BuiltinPolicy::Oracle => env.oracle_action(),
         };
         let step = env.step(&action)?;

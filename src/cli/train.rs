@@ -225,7 +225,7 @@ pub(super) fn eval(args: &EvalArgs) -> Result<()> {
 /// The evaluation lines only some tasks have: orientation, path tracking, grasping, collisions.
 fn print_task_metrics(ev: &sac::Evaluation, task: &TaskConfig) {
     if let Some(o) = ev.mean_orientation_error_deg {
-        println!("  mean final jaw angle error {o:.2} deg");
+        println!("  mean final {} {o:.2} deg", crate::task::orientation_label(&task.task));
     }
     if let (Some(rms), Some(max)) = (ev.mean_tracking_rms_mm, ev.mean_tracking_max_mm) {
         println!("  path tracking error     RMS {rms:.3} mm, max {max:.3} mm (means over episodes)");

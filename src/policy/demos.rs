@@ -16,7 +16,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::write_atomic;
-use crate::env::{ACTION_DIM, Env};
+use crate::env::Env;
 use crate::rl::her::Episode;
 use crate::rng::episode_seed;
 use crate::task::{Observation, TaskConfig};
@@ -82,7 +82,7 @@ impl Demonstrations {
             task_config: task_config.clone(),
             observation_dim,
             goal_dim,
-            action_dim: ACTION_DIM,
+            action_dim: task_config.robot.instrument.action_dim(),
             episodes_tried: None,
             episodes: Vec::new(),
         }
@@ -109,9 +109,11 @@ impl Demonstrations {
         if self.grasp_mode() != task.physics.grasp {
             return bad("task_config.physics.grasp", format!("\"{}\"", self.grasp_mode()), format!("\"{}\" (--grasp)", task.physics.grasp));
         }
-        for (field, file, want) in
-            [("observation_dim", self.observation_dim, obs_dim), ("goal_dim", self.goal_dim, goal_dim), ("action_dim", self.action_dim, ACTION_DIM)]
-        {
+        for (field, file, want) in [
+            ("observation_dim", self.observation_dim, obs_dim),
+            ("goal_dim", self.goal_dim, goal_dim),
+            ("action_dim", self.action_dim, task.robot.instrument.action_dim()),
+        ] {
             if file != want {
                 return bad(field, file.to_string(), want.to_string());
             }
@@ -190,8 +192,9 @@ impl Demonstrations {
             return Err(bad(format!("format_version {version:?} is not {DEMOS_FORMAT_VERSION}")));
         }
         let demos: Self = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
-        if demos.action_dim != ACTION_DIM {
-            return Err(bad(format!("field `action_dim` is {}, the instrument takes {ACTION_DIM}", demos.action_dim)));
+        let instrument = demos.task_config.robot.instrument;
+        if demos.action_dim != instrument.action_dim() {
+            return Err(bad(format!("field `action_dim` is {}, the instrument ({instrument:?}) takes {}", demos.action_dim, instrument.action_dim())));
         }
         for (i, ep) in demos.episodes.iter().enumerate() {
             for (t, s) in ep.steps.iter().enumerate() {
@@ -235,7 +238,7 @@ pub fn load_for_training(paths: &[std::path::PathBuf], task: &TaskConfig) -> cra
     if episodes.is_empty() {
         return Err(crate::Error::Invalid(format!("{}: no successful demonstration episode to learn from", files.join(", "))));
     }
-    let buffer = crate::rl::her::DemoBuffer::new(obs_dim, goal_dim, ACTION_DIM, episodes)?;
+    let buffer = crate::rl::her::DemoBuffer::new(obs_dim, goal_dim, task.robot.instrument.action_dim(), episodes)?;
     let mut report = format!("demonstrations: {} episodes, {} transitions, from {}", buffer.episodes().len(), buffer.len(), files.join(", "));
     if failed > 0 {
         report += &format!("; {failed} unsuccessful episode(s) left out");

@@ -21,7 +21,7 @@ use pyo3::types::{PyDict, PyTuple};
 
 use clap::ValueEnum;
 
-use crate::env::{ACTION_DIM, AutoReset, Env, StepInfo, VecEnv};
+use crate::env::{AutoReset, Env, StepInfo, VecEnv};
 use crate::error::Error;
 use crate::policy::LoadedPolicy;
 use crate::policy::training::{self, TrainRequest};
@@ -151,7 +151,7 @@ impl PyEnv {
 
     #[getter]
     fn action_dim(&self) -> usize {
-        ACTION_DIM
+        self.env.action_dim()
     }
 
     /// The episode length (control steps) after which an episode is truncated.
@@ -214,7 +214,7 @@ impl PyEnv {
 
     /// The task's scripted oracle's action for the current state.
     fn oracle_action<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray1<f32>>> {
-        if self.env.psm().is_none() {
+        if !self.env.is_reset() {
             return Err(PyValueError::new_err("oracle_action called before reset"));
         }
         let env = &self.env;
@@ -283,6 +283,11 @@ impl PyVecEnv {
     }
 
     #[getter]
+    fn action_dim(&self) -> usize {
+        self.envs.action_dim()
+    }
+
+    #[getter]
     fn max_episode_steps(&self) -> usize {
         self.envs.envs()[0].config().episode.steps
     }
@@ -308,8 +313,9 @@ impl PyVecEnv {
     /// in this step (same-step mode).
     fn step<'py>(&mut self, py: Python<'py>, actions: PyReadonlyArray2<'py, f32>) -> PyResult<Bound<'py, PyTuple>> {
         let shape = actions.shape();
-        if shape[1] != ACTION_DIM || shape[0] != self.envs.num_envs() {
-            return Err(PyValueError::new_err(format!("actions have shape {shape:?}: expected ({}, {ACTION_DIM})", self.envs.num_envs())));
+        let dim = self.envs.action_dim();
+        if shape[1] != dim || shape[0] != self.envs.num_envs() {
+            return Err(PyValueError::new_err(format!("actions have shape {shape:?}: expected ({}, {dim})", self.envs.num_envs())));
         }
         let actions = actions.as_slice().map_err(|e| PyValueError::new_err(format!("actions: {e}")))?;
         let envs = &mut self.envs;
@@ -497,6 +503,11 @@ impl PyPolicy {
         self.loaded.manifest.goal_dim
     }
 
+    #[getter]
+    fn action_dim(&self) -> usize {
+        self.loaded.manifest.action_dim
+    }
+
     /// The manifest as JSON text.
     fn manifest_json(&self) -> PyResult<String> {
         serde_json::to_string(&self.loaded.manifest).map_err(|e| PyValueError::new_err(e.to_string()))
@@ -530,7 +541,7 @@ impl PyPolicy {
             .collect();
         let policy = &self.loaded.policy;
         let actions = py.detach(|| guarded(|| Ok(if rows == 0 { Vec::new() } else { policy.act(&observations) })))?;
-        Ok(Array2::from_shape_vec((rows, ACTION_DIM), actions).expect("one action per row").into_pyarray(py))
+        Ok(Array2::from_shape_vec((rows, m.action_dim), actions).expect("one action per row").into_pyarray(py))
     }
 
     /// `gesture-lab eval`: `episodes` seeded episodes on the bundle's task

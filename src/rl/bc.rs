@@ -17,7 +17,6 @@ use super::nets::{Actor, TwinCritic, init_parameters, tensor};
 use super::normalizer::RunningNormalizer;
 use super::sac::{EVAL_SEED, Evaluation, Progress, evaluate};
 use super::{GoalPolicy, PolicyNet, stream};
-use crate::env::ACTION_DIM;
 use crate::error::Result;
 use crate::task::TaskConfig;
 
@@ -140,9 +139,9 @@ pub fn train(
     }
     let start = std::time::Instant::now();
     let device = Device::flex().autodiff();
-    let (obs_dim, goal_dim) = (demos.obs_dim, demos.goal_dim);
+    let (obs_dim, goal_dim, action_dim) = (demos.obs_dim, demos.goal_dim, demos.action_dim);
     let input = obs_dim + goal_dim;
-    let mut actor = init_parameters(Actor::new(input, ACTION_DIM, config.hidden, &device), &mut stream(seed, 0, 0));
+    let mut actor = init_parameters(Actor::new(input, action_dim, config.hidden, &device), &mut stream(seed, 0, 0));
     let mut optimizer: ModuleOptimizer = AdamConfig::new().init();
 
     // Input statistics of the demonstrations: their observations with the
@@ -150,7 +149,7 @@ pub fn train(
     let mut normalizer = RunningNormalizer::new(input, config.obs_clip as f32);
     normalizer.min_std = config.min_input_std;
     for ep in demos.episodes() {
-        let steps = ep.actions.len() / ACTION_DIM;
+        let steps = ep.actions.len() / action_dim;
         let mut rows = Vec::with_capacity(steps * input);
         for t in 0..steps {
             rows.extend_from_slice(&ep.observations[t * obs_dim..(t + 1) * obs_dim]);
@@ -186,10 +185,10 @@ pub fn train(
             evaluate(&actor, update, &mut curve, on_progress)?;
         }
         let mut rng = stream(seed, 1, update);
-        let mut batch = Batch::with_capacity(n, obs_dim, goal_dim, ACTION_DIM);
+        let mut batch = Batch::with_capacity(n, obs_dim, goal_dim, action_dim);
         demos.sample_into(&mut batch, n, config.relabel_fraction, &mut rng, &|_, _| 0.0);
         let x = super::network_inputs(&batch.observations, &batch.goals, n, &normalizer);
-        let loss = behaviour_cloning_loss(&actor, tensor(x, n, input, &device), tensor(batch.actions, n, ACTION_DIM, &device), None);
+        let loss = behaviour_cloning_loss(&actor, tensor(x, n, input, &device), tensor(batch.actions, n, action_dim, &device), None);
         let grads = GradientsParams::from_grads(loss.backward(), &actor);
         actor = optimizer.step(config.lr, actor.clone(), grads);
     }

@@ -20,7 +20,6 @@ use serde::{Deserialize, Serialize};
 use super::her::{DemoBuffer, HerBuffer};
 use super::nets::{Actor, Temperature, TwinCritic};
 use super::sac::{RunState, SacHer, SacHerConfig};
-use crate::env::ACTION_DIM;
 use crate::error::{Error, Result};
 use crate::files::{sha256_hex, write_atomic};
 use crate::task::TaskConfig;
@@ -197,10 +196,11 @@ pub fn load(dir: &Path, task: &TaskConfig, config: &SacHerConfig, seed: u64, dem
     }
     let mut learner = SacHer::new(config.clone(), task, state.obs_dim, state.goal_dim, seed);
     let (input, hidden, dev) = (state.obs_dim + state.goal_dim, config.hidden, learner.device.clone());
+    let action_dim = learner.action_dim;
     let fit = |e| cp.error(e);
-    learner.actor = Actor::new(input, ACTION_DIM, hidden, &dev).try_load_record(cp.record("actor.bpk")?).map_err(fit)?;
-    learner.critic = TwinCritic::new(input, ACTION_DIM, hidden, &dev).try_load_record(cp.record("critic.bpk")?).map_err(fit)?;
-    learner.critic_target = TwinCritic::new(input, ACTION_DIM, hidden, &dev).try_load_record(cp.record("critic_target.bpk")?).map_err(fit)?.no_grad();
+    learner.actor = Actor::new(input, action_dim, hidden, &dev).try_load_record(cp.record("actor.bpk")?).map_err(fit)?;
+    learner.critic = TwinCritic::new(input, action_dim, hidden, &dev).try_load_record(cp.record("critic.bpk")?).map_err(fit)?;
+    learner.critic_target = TwinCritic::new(input, action_dim, hidden, &dev).try_load_record(cp.record("critic_target.bpk")?).map_err(fit)?.no_grad();
     learner.temperature = Temperature::new(1.0, &dev).try_load_record(cp.record("temperature.bpk")?).map_err(fit)?;
     let adam = AdamConfig::new();
     learner.actor_opt = cp.optimizer("actor_opt.bin", &adam)?;

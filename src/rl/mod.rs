@@ -12,7 +12,6 @@ pub mod sac;
 
 use burn::prelude::*;
 
-use crate::env::ACTION_DIM;
 use crate::task::Observation;
 use nets::{Actor, tensor, values};
 use normalizer::RunningNormalizer;
@@ -112,14 +111,14 @@ impl GoalPolicy {
         tensor(x, obs.len(), width, &self.device)
     }
 
-    /// Deterministic actions (tanh of the mean), `obs.len() × ACTION_DIM`.
+    /// Deterministic actions (tanh of the mean), `obs.len() × action_dim`.
     pub fn act(&self, obs: &[Observation]) -> Vec<f32> {
         values(self.actor.deterministic(self.inputs(obs)))
     }
 
-    /// Exploratory actions with the given standard-normal noise.
+    /// Exploratory actions with the given standard-normal noise (`obs.len() × action_dim`).
     pub fn sample(&self, obs: &[Observation], noise: &[f32]) -> Vec<f32> {
-        let noise = tensor(noise.to_vec(), obs.len(), ACTION_DIM, &self.device);
+        let noise = tensor(noise.to_vec(), obs.len(), noise.len() / obs.len().max(1), &self.device);
         match &self.actor {
             PolicyNet::TanhGaussian(a) => values(a.sample(self.inputs(obs), noise).0),
             PolicyNet::Gaussian(a) => {

@@ -21,7 +21,7 @@ use super::nets::{Mlp, MlpConfig, init_parameters, parameters, tensor, values};
 use super::normalizer::RunningNormalizer;
 use super::sac::{Evaluation, Progress, record_evaluation};
 use super::{GoalPolicy, PolicyNet, standard_normal, stream};
-use crate::env::{ACTION_DIM, VecEnv};
+use crate::env::VecEnv;
 use crate::error::Result;
 use crate::task::{Observation, TaskConfig};
 use serde::{Deserialize, Serialize};
@@ -137,9 +137,9 @@ pub struct GaussianActor {
 }
 
 impl GaussianActor {
-    pub fn new(input: usize, hidden: usize, init_log_std: f64, device: &Device) -> Self {
-        let log_std = Tensor::<1>::from_floats([init_log_std as f32; ACTION_DIM], device);
-        Self { mean: MlpConfig::new(input, ACTION_DIM).with_hidden(hidden).init(device), log_std: Param::from_tensor(log_std) }
+    pub fn new(input: usize, action_dim: usize, hidden: usize, init_log_std: f64, device: &Device) -> Self {
+        let log_std = Tensor::<1>::from_floats(vec![init_log_std as f32; action_dim].as_slice(), device);
+        Self { mean: MlpConfig::new(input, action_dim).with_hidden(hidden).init(device), log_std: Param::from_tensor(log_std) }
     }
 
     pub fn mean(&self, x: Tensor<2>) -> Tensor<2> {
@@ -172,9 +172,9 @@ pub struct ActorCritic {
 }
 
 impl ActorCritic {
-    fn new(input: usize, config: &PpoConfig, device: &Device) -> Self {
+    fn new(input: usize, action_dim: usize, config: &PpoConfig, device: &Device) -> Self {
         Self {
-            actor: GaussianActor::new(input, config.hidden, config.init_log_std, device),
+            actor: GaussianActor::new(input, action_dim, config.hidden, config.init_log_std, device),
             critic: MlpConfig::new(input, 1).with_hidden(config.hidden).init(device),
         }
     }
@@ -258,14 +258,14 @@ pub fn train_with_checkpoints(
     let start = std::time::Instant::now();
     let (e, t_max) = (config.envs, config.rollout_steps);
     let mut venv = VecEnv::new(task, e, seed, threads)?;
-    let (obs_dim, goal_dim) = (venv.envs()[0].observation_dim(), venv.envs()[0].goal_dim());
+    let (obs_dim, goal_dim, ad) = (venv.envs()[0].observation_dim(), venv.envs()[0].goal_dim(), venv.action_dim());
     let input = obs_dim + goal_dim;
     let device = Device::flex().autodiff();
     let plain = Device::flex();
     let mut init_rng = stream(seed, 10, 0);
-    let mut agent = init_parameters(ActorCritic::new(input, &config, &device), &mut init_rng);
+    let mut agent = init_parameters(ActorCritic::new(input, ad, &config, &device), &mut init_rng);
     // The log-std is a parameter, not a weight: back to its configured start.
-    agent.actor.log_std = Param::from_tensor(Tensor::<1>::from_floats([config.init_log_std as f32; ACTION_DIM], &device));
+    agent.actor.log_std = Param::from_tensor(Tensor::<1>::from_floats(vec![config.init_log_std as f32; ad].as_slice(), &device));
     let adam = AdamConfig::new().with_epsilon(1e-5).with_grad_clipping(Some(GradientClippingConfig::Norm(config.max_grad_norm as f32)));
     let mut optimizer = adam.init();
     let mut normalizer = RunningNormalizer::new(input, config.obs_clip as f32);
@@ -300,7 +300,7 @@ pub fn train_with_checkpoints(
             if state.discounted.len() != e || state.episode_counters.len() != e {
                 return Err(cp.error(format!("the checkpoint holds {} envs' returns, the config {e} envs", state.discounted.len())));
             }
-            agent = ActorCritic::new(input, &config, &device).try_load_record(cp.record("agent.bpk")?).map_err(|e| cp.error(e))?;
+            agent = ActorCritic::new(input, ad, &config, &device).try_load_record(cp.record("agent.bpk")?).map_err(|e| cp.error(e))?;
             optimizer = cp.optimizer("optimizer.bin", &adam)?;
             (first_rollout, env_steps, next_eval, next_checkpoint, updates, curve) =
                 (state.next_rollout, state.env_steps, state.next_eval, state.next_checkpoint, state.updates, state.curve);
@@ -320,7 +320,7 @@ pub fn train_with_checkpoints(
         // Collect a rollout with the current policy: one forward for all envs per step.
         let inference = agent.valid();
         let mut xs = Vec::with_capacity(batch * input);
-        let mut actions = Vec::with_capacity(batch * ACTION_DIM);
+        let mut actions = Vec::with_capacity(batch * ad);
         let (mut log_probs, mut rewards, mut dones, mut values_old) =
             (Vec::with_capacity(batch), Vec::with_capacity(batch), Vec::with_capacity(batch), Vec::with_capacity(batch));
         let log_std: Vec<f32> = inference.actor.log_std.val().into_data().try_into_vec::<f32>().expect("f32");
@@ -332,12 +332,12 @@ pub fn train_with_checkpoints(
             let xt = tensor(x.clone(), e, input, &plain);
             let mean = values(inference.actor.mean(xt.clone()));
             let value = values(inference.value(xt));
-            let noise = standard_normal(&mut stream(seed, 11, rollout * t_max as u64 + t as u64), e * ACTION_DIM);
-            let mut step_actions = vec![0.0f32; e * ACTION_DIM];
+            let noise = standard_normal(&mut stream(seed, 11, rollout * t_max as u64 + t as u64), e * ad);
+            let mut step_actions = vec![0.0f32; e * ad];
             for i in 0..e {
                 let mut lp = 0.0f64;
-                for k in 0..ACTION_DIM {
-                    let j = i * ACTION_DIM + k;
+                for k in 0..ad {
+                    let j = i * ad + k;
                     let std = (log_std[k] as f64).exp();
                     step_actions[j] = (mean[j] as f64 + std * noise[j] as f64) as f32;
                     lp += -0.5 * (noise[j] as f64).powi(2) - log_std[k] as f64 - 0.5 * (2.0 * std::f64::consts::PI).ln();
@@ -433,7 +433,7 @@ pub fn train_with_checkpoints(
                     adv.iter_mut().for_each(|a| *a = (*a - mean) / (std + 1e-8));
                 }
                 let x = tensor(gather(&xs, input), n, input, &device);
-                let a = tensor(gather(&actions, ACTION_DIM), n, ACTION_DIM, &device);
+                let a = tensor(gather(&actions, ad), n, ad, &device);
                 let old_lp = tensor(gather(&log_probs, 1), n, 1, &device);
                 let adv = tensor(adv, n, 1, &device);
                 let ret = tensor(gather(&returns, 1), n, 1, &device);

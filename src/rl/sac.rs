@@ -19,7 +19,7 @@ use super::her::{Batch, DemoBuffer, Episode, HerBuffer};
 use super::nets::{Actor, Temperature, TwinCritic, init_parameters, parameters, tensor, with_parameters};
 use super::normalizer::RunningNormalizer;
 use super::{GoalPolicy, Rng, standard_normal, stream};
-use crate::env::{ACTION_DIM, VecEnv};
+use crate::env::VecEnv;
 use crate::error::Result;
 use crate::task::TaskConfig;
 
@@ -327,6 +327,8 @@ pub struct SacHer {
     pub(crate) device: Device,
     pub obs_dim: usize,
     pub goal_dim: usize,
+    /// Numbers in one action (the task's instrument's).
+    pub action_dim: usize,
     pub(crate) actor: Actor,
     pub(crate) critic: TwinCritic,
     pub(crate) critic_target: TwinCritic,
@@ -351,15 +353,16 @@ impl SacHer {
     pub fn new(config: SacHerConfig, task: &TaskConfig, obs_dim: usize, goal_dim: usize, seed: u64) -> Self {
         let device = Device::flex().autodiff();
         let input = obs_dim + goal_dim;
+        let action_dim = task.robot.instrument.action_dim();
         let mut rng = stream(seed, 0, 0);
-        let actor = init_parameters(Actor::new(input, ACTION_DIM, config.hidden, &device), &mut rng);
-        let critic = init_parameters(TwinCritic::new(input, ACTION_DIM, config.hidden, &device), &mut rng);
+        let actor = init_parameters(Actor::new(input, action_dim, config.hidden, &device), &mut rng);
+        let critic = init_parameters(TwinCritic::new(input, action_dim, config.hidden, &device), &mut rng);
         let critic_params = parameters(&critic);
-        let critic_target = with_parameters(TwinCritic::new(input, ACTION_DIM, config.hidden, &device), &critic_params).no_grad();
+        let critic_target = with_parameters(TwinCritic::new(input, action_dim, config.hidden, &device), &critic_params).no_grad();
         let temperature = Temperature::new(config.initial_alpha, &device);
         let adam = AdamConfig::new();
         Self {
-            buffer: HerBuffer::new(obs_dim, goal_dim, ACTION_DIM, task.episode.steps, config.buffer_size),
+            buffer: HerBuffer::new(obs_dim, goal_dim, action_dim, task.episode.steps, config.buffer_size),
             normalizer: RunningNormalizer { min_std: config.input_std_floor(false), ..RunningNormalizer::new(input, config.obs_clip as f32) },
             actor_opt: adam.init(),
             critic_opt: adam.init(),
@@ -368,6 +371,7 @@ impl SacHer {
             device,
             obs_dim,
             goal_dim,
+            action_dim,
             actor,
             critic,
             critic_target,
@@ -400,10 +404,10 @@ impl SacHer {
         let n = self.config.batch_size;
         for i in 0..updates {
             let mut rng = stream(self.seed, 3, i as u64);
-            let mut batch = Batch::with_capacity(n, self.obs_dim, self.goal_dim, ACTION_DIM);
+            let mut batch = Batch::with_capacity(n, self.obs_dim, self.goal_dim, self.action_dim);
             demos.sample_into(&mut batch, n, 0.0, &mut rng, &|_, _| 0.0);
             let x = tensor(self.inputs(&batch.observations, &batch.goals, n), n, self.obs_dim + self.goal_dim, &self.device);
-            let actions = tensor(batch.actions, n, ACTION_DIM, &self.device);
+            let actions = tensor(batch.actions, n, self.action_dim, &self.device);
             let loss = behaviour_cloning_loss(&self.actor, x, actions, None);
             let grads = GradientsParams::from_grads(loss.backward(), &self.actor);
             self.actor = self.actor_opt.step(self.config.actor_lr, self.actor.clone(), grads);
@@ -421,7 +425,7 @@ impl SacHer {
         let (od, gd) = (self.obs_dim, self.goal_dim);
         let mut rows = Vec::new();
         for ep in episodes {
-            for s in 0..ep.actions.len() / ACTION_DIM {
+            for s in 0..ep.actions.len() / self.action_dim {
                 let obs = &ep.observations[s * od..(s + 1) * od];
                 rows.extend_from_slice(obs);
                 rows.extend_from_slice(&ep.desired_goals[s * gd..(s + 1) * gd]);
@@ -489,19 +493,20 @@ impl SacHer {
         let input = self.obs_dim + self.goal_dim;
         let x = self.inputs(&batch.observations, &batch.goals, n);
         // Drawn here in order; turned into normal numbers inside each step.
-        let noise_next = crate::rng::normal_uniforms(&mut rng, n * ACTION_DIM);
-        let noise = crate::rng::normal_uniforms(&mut rng, n * ACTION_DIM);
+        let ad = self.action_dim;
+        let noise_next = crate::rng::normal_uniforms(&mut rng, n * ad);
+        let noise = crate::rng::normal_uniforms(&mut rng, n * ad);
         let alpha = self.temperature.alpha() as f64;
         let actor_learns = self.updates >= c.critic_warmup_updates as u64;
         let dev = &self.device;
         // Each step builds tensors of its own, so that the two steps'
         // autodiff graphs share no node when they run side by side.
         let actor_x = x.clone();
-        let demo_actions = batch.actions[(n - n_demo) * ACTION_DIM..].to_vec();
+        let demo_actions = batch.actions[(n - n_demo) * ad..].to_vec();
         let actor_batch = move || ActorBatch {
             x: tensor(actor_x, n, input, dev),
-            noise: tensor(crate::rng::box_muller(&noise), n, ACTION_DIM, dev),
-            demo_actions: (n_demo > 0).then(|| tensor(demo_actions, n_demo, ACTION_DIM, dev)),
+            noise: tensor(crate::rng::box_muller(&noise), n, ad, dev),
+            demo_actions: (n_demo > 0).then(|| tensor(demo_actions, n_demo, ad, dev)),
         };
         let critic_step = CriticStep {
             config: c,
@@ -516,9 +521,9 @@ impl SacHer {
             let batch = CriticBatch {
                 x: tensor(x, n, input, dev),
                 x_next: tensor(super::network_inputs(&batch.next_observations, &batch.goals, n, normalizer), n, input, dev),
-                actions: tensor(batch.actions.clone(), n, ACTION_DIM, dev),
+                actions: tensor(batch.actions.clone(), n, ad, dev),
                 rewards: tensor(batch.rewards.clone(), n, 1, dev),
-                noise_next: tensor(crate::rng::box_muller(&noise_next), n, ACTION_DIM, dev),
+                noise_next: tensor(crate::rng::box_muller(&noise_next), n, ad, dev),
             };
             critic_step.run(&mut self.critic, &mut self.critic_opt, &mut self.critic_target, batch)
         };
@@ -630,6 +635,7 @@ impl ActorStep<'_> {
         b: ActorBatch,
     ) -> ActorResult {
         let c = self.config;
+        let action_dim = b.noise.dims()[1];
         let (pi_action, log_prob) = actor.sample(b.x.clone(), b.noise);
         let (q1_pi, q2_pi) = self.judge.forward(b.x.clone(), pi_action);
         let mut actor_loss = (log_prob.clone().mul_scalar(self.alpha) - q1_pi.min_pair(q2_pi)).mean();
@@ -645,7 +651,7 @@ impl ActorStep<'_> {
         let grads = GradientsParams::from_grads(actor_loss.clone().backward(), &*actor);
         *actor = actor_opt.step(c.actor_lr, actor.clone(), grads);
 
-        let target_entropy = -(c.target_entropy_scale * ACTION_DIM as f64);
+        let target_entropy = -(c.target_entropy_scale * action_dim as f64);
         let log_alpha = temperature.log_alpha.val();
         let alpha_loss = (log_alpha.unsqueeze::<2>() * log_prob.detach().add_scalar(target_entropy)).neg().mean();
         let grads = GradientsParams::from_grads(alpha_loss.clone().backward(), &*temperature);
@@ -747,18 +753,18 @@ pub fn train_with_checkpoints(
     let start = std::time::Instant::now();
     let mut venv = VecEnv::new(task, config.envs, seed, threads)?;
     let probe = &venv.envs()[0];
-    let (obs_dim, goal_dim) = (probe.observation_dim(), probe.goal_dim());
+    let (obs_dim, goal_dim, action_dim) = (probe.observation_dim(), probe.goal_dim(), probe.action_dim());
     let reward_task = task.build_task();
     let reward = |a: &[f32], g: &[f32]| reward_task.compute_reward(a, g);
     let e = config.envs;
 
     if let Some(d) = demos
-        && (d.obs_dim, d.goal_dim, d.action_dim) != (obs_dim, goal_dim, ACTION_DIM)
+        && (d.obs_dim, d.goal_dim, d.action_dim) != (obs_dim, goal_dim, action_dim)
     {
         return Err(crate::Error::Invalid(format!(
             "the demonstrations have observation, goal and action sizes {:?}; the env has {:?}",
             (d.obs_dim, d.goal_dim, d.action_dim),
-            (obs_dim, goal_dim, ACTION_DIM)
+            (obs_dim, goal_dim, action_dim)
         )));
     }
     let demos = demos.filter(|d| !d.is_empty());
@@ -810,9 +816,9 @@ pub fn train_with_checkpoints(
         let mut rng: Rng = stream(seed, 2, run.rounds);
         run.rounds += 1;
         let actions: Vec<f32> = if run.env_steps < config.random_steps as u64 {
-            (0..e * ACTION_DIM).map(|_| rng.random_range(-1.0f32..=1.0)).collect()
+            (0..e * action_dim).map(|_| rng.random_range(-1.0f32..=1.0)).collect()
         } else {
-            learner.policy().sample(&obs, &standard_normal(&mut rng, e * ACTION_DIM))
+            learner.policy().sample(&obs, &standard_normal(&mut rng, e * action_dim))
         };
         // Step, with the updates still due from the last step running alongside.
         let pending = std::mem::take(&mut run.pending_updates);
@@ -823,7 +829,7 @@ pub fn train_with_checkpoints(
         for i in 0..e {
             let ep = &mut episodes[i];
             let last = step.final_observations[i].as_ref().unwrap_or(&step.observations[i]);
-            ep.actions.extend_from_slice(&actions[i * ACTION_DIM..(i + 1) * ACTION_DIM]);
+            ep.actions.extend_from_slice(&actions[i * action_dim..(i + 1) * action_dim]);
             ep.desired_goals.extend_from_slice(&obs[i].desired_goal);
             ep.observations.extend_from_slice(&last.observation);
             ep.achieved_goals.extend_from_slice(&last.achieved_goal);
@@ -837,7 +843,7 @@ pub fn train_with_checkpoints(
                 }
                 ended += 1;
                 let ep = std::mem::replace(ep, fresh_episode(&step.observations[i]));
-                if ep.actions.len() == horizon * ACTION_DIM {
+                if ep.actions.len() == horizon * action_dim {
                     finished.push(ep);
                 } else {
                     run.short_episodes += 1;

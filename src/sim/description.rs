@@ -286,6 +286,17 @@ pub const ECM_TOML: &str = include_str!("../../assets/robots/ecm.toml");
 const ECM_KINDS: [JointKind; 4] = [JointKind::Revolute, JointKind::Revolute, JointKind::Prismatic, JointKind::Revolute];
 
 impl EcmDescription {
+    /// A copy with every link mass and servo gain scaled (dynamics randomisation).
+    pub fn scaled(&self, mass: f64, stiffness: f64, damping: f64) -> Self {
+        let mut d = self.clone();
+        for j in &mut d.joints {
+            j.servo.stiffness *= stiffness;
+            j.servo.damping *= damping;
+            j.link.scale_mass(mass);
+        }
+        d
+    }
+
     /// The dVRK ECM.
     pub fn ecm() -> Self {
         Self::from_toml_str(ECM_TOML, "assets/robots/ecm.toml").expect("the shipped ECM description is valid")

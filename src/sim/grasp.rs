@@ -89,8 +89,8 @@ pub fn instrument_collisions(world: &PhysicsWorld, psm: &Psm) -> Collisions {
     out
 }
 
-/// What the jaws do to one object.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// What the jaws do to one object (by default: nothing).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Hold {
     /// Each blade's squeeze on the object (N): its push toward the other blade.
     pub blade_squeeze_n: [f64; 2],

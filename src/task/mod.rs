@@ -2,6 +2,10 @@
 //! success tests and scripted oracles. One file per task, one config per
 //! task in `assets/tasks/NAME.toml`.
 
+pub mod camera_view;
+pub mod ecm_misorient;
+pub mod ecm_reach;
+pub mod ecm_static_track;
 pub mod gauze_retrieve;
 pub mod gesture_trace;
 pub mod needle_pick;
@@ -23,7 +27,6 @@ use crate::error::{Error, Result};
 use crate::rng::Rng;
 use crate::sim::grasp::Hold;
 use crate::sim::physics::{GraspMode, PhysicsConfig};
-use crate::sim::psm::Joints;
 
 /// The longest action history an observation may carry.
 pub const MAX_ACTION_HISTORY: usize = 10;
@@ -33,6 +36,9 @@ pub const MAX_ACTION_HISTORY: usize = 10;
 pub struct TaskInfo {
     pub name: &'static str,
     pub summary: &'static str,
+    /// What the task's orientation error measures, for reports (tasks
+    /// without one: the PSM's "jaw angle error").
+    pub orientation_label: &'static str,
     pub default_config: &'static str,
     /// Builds the task from a config whose `task` is `name`; it parses and
     /// checks the task's own tables and refuses any it does not know.
@@ -48,40 +54,72 @@ pub const TASKS: &[TaskInfo] = &[
     TaskInfo {
         name: "needle-reach",
         summary: "bring the tool tip within 5 mm of a point 5 mm above a needle lying on the tray (SurRoL NeedleReach)",
+        orientation_label: "jaw angle error",
         default_config: include_str!("../../assets/tasks/needle-reach.toml"),
         build: |c| boxed(needle_reach::NeedleReach::new(c)),
     },
     TaskInfo {
         name: "gesture-trace",
         summary: "follow a reference moving along a suturing arc, incision line or figure-eight: RMS <= 2 mm, max <= 5 mm",
+        orientation_label: "jaw angle error",
         default_config: include_str!("../../assets/tasks/gesture-trace.toml"),
         build: |c| boxed(gesture_trace::GestureTrace::new(c)),
     },
     TaskInfo {
         name: "pose-reach",
         summary: "reach 5 mm above the needle with the jaw plane across it: within 5 mm and 10 degrees",
+        orientation_label: "jaw angle error",
         default_config: include_str!("../../assets/tasks/pose-reach.toml"),
         build: |c| boxed(pose_reach::PoseReach::new(c)),
     },
     TaskInfo {
         name: "needle-pick",
         summary: "grasp a loose suture needle and bring its midpoint within 5 mm of a goal 40 mm above the tray (SurRoL NeedlePick)",
+        orientation_label: "jaw angle error",
         default_config: include_str!("../../assets/tasks/needle-pick.toml"),
         build: |c| boxed(needle_pick::build(c)),
     },
     TaskInfo {
         name: "gauze-retrieve",
         summary: "grasp a loose gauze pad and carry its centre within 5 mm of a goal 34 mm above the tray (SurRoL GauzeRetrieve)",
+        orientation_label: "jaw angle error",
         default_config: include_str!("../../assets/tasks/gauze-retrieve.toml"),
         build: |c| boxed(gauze_retrieve::build(c)),
     },
     TaskInfo {
         name: "peg-transfer",
         summary: "lift a ring block off a far peg and seat it on a target near peg: 5 mm in x-z, 4 mm in height (SurRoL PegTransfer)",
+        orientation_label: "jaw angle error",
         default_config: include_str!("../../assets/tasks/peg-transfer.toml"),
         build: |c| boxed(peg_transfer::build(c)),
     },
+    TaskInfo {
+        name: "ecm-reach",
+        summary: "bring the endoscope's camera tip within 5 mm of a goal in a 10 cm cube (SurRoL ECMReach)",
+        orientation_label: "jaw angle error",
+        default_config: include_str!("../../assets/tasks/ecm-reach.toml"),
+        build: |c| boxed(ecm_reach::EcmReach::new(c)),
+    },
+    TaskInfo {
+        name: "ecm-misorient",
+        summary: "roll the endoscope until the image horizon is level within 0.01 rad (SurRoL MisOrient)",
+        orientation_label: "horizon error",
+        default_config: include_str!("../../assets/tasks/ecm-misorient.toml"),
+        build: |c| boxed(ecm_misorient::EcmMisorient::new(c)),
+    },
+    TaskInfo {
+        name: "ecm-static-track",
+        summary: "keep a target cube centred in the endoscope's image (0.01) among distractors, the horizon level (0.01 rad) (SurRoL StaticTrack)",
+        orientation_label: "horizon error",
+        default_config: include_str!("../../assets/tasks/ecm-static-track.toml"),
+        build: |c| boxed(ecm_static_track::EcmStaticTrack::new(c)),
+    },
 ];
+
+/// What task `name`'s orientation error measures, for reports.
+pub fn orientation_label(name: &str) -> &'static str {
+    task_info(name).map_or("orientation error", |t| t.orientation_label)
+}
 
 pub fn task_info(name: &str) -> Result<&'static TaskInfo> {
     TASKS
@@ -134,11 +172,68 @@ fn is_zero(v: &usize) -> bool {
     *v == 0
 }
 
+/// Which arm a task drives.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InstrumentKind {
+    /// The Patient Side Manipulator: actions dx, dy, dz, wrist yaw, jaw.
+    #[default]
+    Psm,
+    /// The Endoscopic Camera Manipulator: actions dx, dy, dz of the camera tip, scope roll.
+    Ecm,
+}
+
+impl InstrumentKind {
+    /// Numbers in one action.
+    pub fn action_dim(self) -> usize {
+        match self {
+            InstrumentKind::Psm => 5,
+            InstrumentKind::Ecm => 4,
+        }
+    }
+
+    /// What the action's numbers mean, in order.
+    pub fn action_names(self) -> &'static str {
+        match self {
+            InstrumentKind::Psm => "dx, dy, dz, yaw, jaw",
+            InstrumentKind::Ecm => "dx, dy, dz, roll",
+        }
+    }
+
+    fn is_psm(&self) -> bool {
+        *self == InstrumentKind::Psm
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RobotPlacement {
     /// World position of the RCM; the base frame's z axis points up (world Y).
     pub rcm: [f64; 3],
+    /// The arm the task drives (default: the PSM).
+    #[serde(default, skip_serializing_if = "InstrumentKind::is_psm")]
+    pub instrument: InstrumentKind,
+    /// The base frame's turn about the vertical (degrees, default 0: its x
+    /// axis along world X). The ECM behind the table turns 180° to lean
+    /// forward over it.
+    #[serde(default, skip_serializing_if = "is_zero_f64")]
+    pub yaw_deg: f64,
+}
+
+fn is_zero_f64(v: &f64) -> bool {
+    *v == 0.0
+}
+
+impl RobotPlacement {
+    /// World pose of the robot's base frame: origin at the RCM, z up (world Y), turned by `yaw_deg`.
+    pub fn world_from_base(&self) -> Isometry3<f64> {
+        let [x, y, z] = self.rcm;
+        let mut rotation = rapier3d::na::UnitQuaternion::from_axis_angle(&Vector3::x_axis(), -std::f64::consts::FRAC_PI_2);
+        if self.yaw_deg != 0.0 {
+            rotation *= rapier3d::na::UnitQuaternion::from_axis_angle(&Vector3::z_axis(), self.yaw_deg.to_radians());
+        }
+        Isometry3::from_parts(rapier3d::na::Translation3::new(x, y, z), rotation)
+    }
 }
 
 /// Where the tip starts an episode (world frame).
@@ -244,6 +339,9 @@ impl TaskConfig {
         }
         if self.robot.rcm.iter().any(|v| !v.is_finite()) {
             return bad(format!("robot.rcm = {:?} must be finite", self.robot.rcm));
+        }
+        if !self.robot.yaw_deg.is_finite() {
+            return bad(format!("robot.yaw_deg = {} must be finite", self.robot.yaw_deg));
         }
         self.build_task_checked(origin).map(|_| ())
     }
@@ -355,20 +453,25 @@ fn merge_tables(into: &mut toml::Table, from: &toml::Table, path: &str) -> Resul
 }
 
 /// What a task sees of the instrument and its objects (world frame, SI units).
+/// For the ECM, the tip is the camera's and the yaw is the scope's roll.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ArmState {
     pub tip: Vector3<f64>,
     pub tip_velocity: Vector3<f64>,
-    /// Commanded wrist yaw (rad).
+    /// Commanded wrist yaw (rad); the ECM's commanded roll joint.
     pub yaw: f64,
     /// The simulated tool's yaw about the vertical (rad, same convention
-    /// as the commanded yaw: the angle of the jaw plane).
+    /// as the commanded yaw: the angle of the jaw plane); the ECM's roll joint.
     pub tip_yaw: f64,
     /// The tip setpoint that actions move (world frame).
     pub tip_command: Vector3<f64>,
-    pub joints: Joints,
-    /// Joint velocities (the jaw's is the opening rate, rad/s).
-    pub joint_velocities: Joints,
+    /// Joint positions: the PSM's six and its jaw angle, or the ECM's four.
+    pub joints: Vec<f64>,
+    /// Joint velocities (the PSM jaw's is the opening rate, rad/s).
+    pub joint_velocities: Vec<f64>,
+    /// The ECM's camera frame (world; z along the view, x right and y down
+    /// in the image); `None` for the PSM.
+    pub camera: Option<Isometry3<f64>>,
     /// The task's loose objects (`Task::objects`), in the same order.
     pub objects: Vec<ObjectState>,
 }

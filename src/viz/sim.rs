@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use bevy::prelude::*;
 
 use super::{Mode, ViewerOptions};
-use crate::env::{ACTION_DIM, Env, StepInfo};
+use crate::env::{Env, PSM_ACTION_DIM, StepInfo};
 use crate::policy::demos::{Demonstrations, EpisodeRecorder};
 use crate::rl::GoalPolicy;
 use crate::rng::episode_seed;
@@ -84,7 +84,7 @@ pub struct Sim {
     /// The newest training snapshot, played from the next episode on.
     pending_snapshot: Option<(Box<GoalPolicy>, u64)>,
     /// The keyboard's action for the next step (teleop).
-    pub teleop_action: [f32; ACTION_DIM],
+    pub teleop_action: [f32; PSM_ACTION_DIM],
     pub recording: Option<DemoRecording>,
 }
 
@@ -150,7 +150,7 @@ impl Sim {
             done_seconds: 0.0,
             error: None,
             pending_snapshot: None,
-            teleop_action: [0.0; ACTION_DIM],
+            teleop_action: [0.0; PSM_ACTION_DIM],
             recording,
         };
         sim.reset_episode(0)?;
@@ -215,9 +215,10 @@ impl Sim {
         let action = match &*self.driver.get_mut().expect("driver lock") {
             Driver::Policy(policy) => policy.act(std::slice::from_ref(&self.obs)),
             Driver::Training { snapshot: Some((policy, _)) } => policy.act(std::slice::from_ref(&self.obs)),
-            Driver::Training { snapshot: None } => vec![0.0; ACTION_DIM],
+            Driver::Training { snapshot: None } => vec![0.0; env.action_dim()],
             Driver::Oracle => env.oracle_action(),
-            Driver::Teleop => self.teleop_action.to_vec(),
+            // The ECM takes the first four: the tip's motion, and the yaw keys roll the scope.
+            Driver::Teleop => self.teleop_action[..env.action_dim()].to_vec(),
         };
         let s = env.step(&action)?;
         if let Some(r) = &mut self.recording {
@@ -356,7 +357,7 @@ mod tests {
 
     /// A scripted "person" at the keyboard: the keys that point at the goal,
     /// fine (Shift) in the last 4 mm, as `teleop.rs` maps them.
-    fn keyboard_toward_goal(sim: &Sim) -> [f32; ACTION_DIM] {
+    fn keyboard_toward_goal(sim: &Sim) -> [f32; PSM_ACTION_DIM] {
         use crate::viz::teleop::{TeleopKeys, teleop_action};
         let tip = crate::viz::vec3_from(&sim.obs.achieved_goal);
         let goal = crate::viz::vec3_from(&sim.obs.desired_goal);

@@ -43,7 +43,7 @@ pub struct TeleopKeys {
 
 /// The env action for held keys, with "forward" and "right" taken from a
 /// camera yaw (radians about world Y, as [`Orbit::yaw`]).
-pub fn teleop_action(keys: TeleopKeys, camera_yaw: f32) -> [f32; crate::env::ACTION_DIM] {
+pub fn teleop_action(keys: TeleopKeys, camera_yaw: f32) -> [f32; crate::env::PSM_ACTION_DIM] {
     let gain = if keys.fine { TELEOP_FINE_GAIN } else { TELEOP_GAIN };
     // The camera looks along −(sin yaw, 0, cos yaw); right is (cos yaw, 0, −sin yaw).
     let forward = Vec3::new(-camera_yaw.sin(), 0.0, -camera_yaw.cos());

@@ -132,7 +132,7 @@ fn counters(ui: &mut egui::Ui, sim: &Sim) {
         ui.colored_label(if err <= tol_mm { GREEN } else { ORANGE }, format!("{err:.2} mm (tolerance {tol_mm:.1} mm)"));
         ui.end_row();
         if let Some(deg) = sim.last.as_ref().and_then(|l| l.orientation_error_deg) {
-            ui.label("jaw angle error");
+            ui.label(crate::task::orientation_label(&sim.task));
             ui.label(format!("{deg:.1}°"));
             ui.end_row();
         }

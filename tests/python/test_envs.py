@@ -47,6 +47,20 @@ def test_grasp_tasks_take_their_grasp_mode_as_a_keyword():
         assert info["grasp"]["mode"] == grasp
 
 
+def test_camera_tasks_take_the_ecm_s_four_numbers():
+    env = gym.make(gesture_lab.env_id("ecm-static-track"))
+    assert env.action_space.shape == (4,)
+    env.reset(seed=0)
+    obs, _, _, _, info = env.step(np.zeros(4, dtype=np.float32))
+    assert obs["achieved_goal"].shape == (3,) and info["orientation_error_deg"] is not None
+    with pytest.raises(ValueError, match="4"):
+        env.step(np.zeros(5, dtype=np.float32))
+    envs = gym.make_vec(gesture_lab.env_id("ecm-reach"), num_envs=2)
+    assert envs.single_action_space.shape == (4,) and envs.action_space.shape == (2, 4)
+    envs.reset(seed=1)
+    envs.step(np.zeros((2, 4), dtype=np.float32))
+
+
 def test_info_carries_every_step_info_field_and_is_success():
     env = gym.make("GestureLab/NeedlePick-v0")
     env.reset(seed=2)
