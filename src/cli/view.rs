@@ -69,6 +69,10 @@ pub struct ViewArgs {
     /// 4x multisampling (smoother edges, slower on a software rasteriser).
     #[arg(long)]
     pub msaa: bool,
+    /// The viewpoint to start from (the panel switches it); `endoscope` rides
+    /// the simulated endoscope in the camera (ECM) tasks.
+    #[arg(long, default_value = "overview", value_parser = ["overview", "endoscope", "side", "top"])]
+    pub viewpoint: String,
     /// Frame-rate cap (0 = none; with --train the default is 5: PPO then keeps 96 % of its headless speed).
     #[arg(long)]
     pub max_fps: Option<f64>,
@@ -125,5 +129,6 @@ pub(super) fn view(args: ViewArgs) -> Result<()> {
         height: args.height,
         msaa: args.msaa,
         max_fps,
+        viewpoint: crate::viz::camera::Viewpoint::named(&args.viewpoint).expect("clap checked the name"),
     })
 }

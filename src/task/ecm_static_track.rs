@@ -182,6 +182,16 @@ impl Task for EcmStaticTrack {
             && (achieved[2] - desired[2]).abs() <= self.params.horizon_tolerance_rad as f32
     }
 
+    /// The viewer marks the target cube.
+    fn goal_point(&self, _desired: &[f32]) -> Option<Vector3<f64>> {
+        Some(self.target)
+    }
+
+    /// The goal is an image point, not a place: the viewer traces the camera tip.
+    fn traced_point(&self, _achieved: &[f32]) -> Option<Vector3<f64>> {
+        None
+    }
+
     /// The target's distance from the camera's view axis (m).
     fn tip_error(&self, state: &ArmState) -> f64 {
         off_axis_m(state, &self.target)

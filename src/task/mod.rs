@@ -576,6 +576,21 @@ pub trait Task: Send + Sync {
     fn reference_path(&self) -> Option<Vec<Vector3<f64>>> {
         None
     }
+    /// The world point the viewer marks as the goal, if any: by default the
+    /// first three numbers of a desired goal that has three or more.
+    fn goal_point(&self, desired: &[f32]) -> Option<Vector3<f64>> {
+        first_point(desired)
+    }
+    /// The world point whose path the viewer traces, if the achieved goal
+    /// is one (by default as `goal_point`); else the viewer traces the tip.
+    fn traced_point(&self, achieved: &[f32]) -> Option<Vector3<f64>> {
+        first_point(achieved)
+    }
+}
+
+/// The first three numbers of a goal as a point, if it has three.
+fn first_point(goal: &[f32]) -> Option<Vector3<f64>> {
+    (goal.len() >= 3).then(|| Vector3::new(goal[0] as f64, goal[1] as f64, goal[2] as f64))
 }
 
 /// Euclidean distance between two goal vectors.

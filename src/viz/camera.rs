@@ -1,5 +1,6 @@
 //! An orbit camera: left drag turns, right drag pans, the wheel zooms.
-//! Input over the egui panels is left to egui.
+//! Input over the egui panels is left to egui. In the camera (ECM) tasks the
+//! "endoscope" viewpoint rides the simulated endoscope: its pose and field of view.
 
 use bevy::input::mouse::{AccumulatedMouseMotion, AccumulatedMouseScroll, MouseScrollUnit};
 use bevy::prelude::*;
@@ -7,14 +8,22 @@ use bevy_egui::input::EguiWantsInput;
 
 pub struct OrbitCameraPlugin {
     pub msaa: bool,
+    /// Where the camera starts.
+    pub viewpoint: Viewpoint,
 }
 
 #[derive(Resource)]
 struct CameraMsaa(bool);
 
+#[derive(Resource)]
+struct StartViewpoint(Viewpoint);
+
 impl Plugin for OrbitCameraPlugin {
     fn build(&self, app: &mut App) {
-        app.insert_resource(CameraMsaa(self.msaa)).add_systems(Startup, spawn_camera).add_systems(Update, ((orbit, apply_orbit).chain(), centre_beside_panel));
+        app.insert_resource(CameraMsaa(self.msaa))
+            .insert_resource(StartViewpoint(self.viewpoint))
+            .add_systems(Startup, spawn_camera)
+            .add_systems(Update, ((orbit, apply_orbit, ride_endoscope).chain(), centre_beside_panel));
     }
 }
 
@@ -42,7 +51,8 @@ pub enum Viewpoint {
     /// The default three-quarter view of the whole arm.
     Overview,
     /// Close and steep over the workspace, as the endoscope (the dVRK's
-    /// camera arm, entering beside the instrument) sees it.
+    /// camera arm, entering beside the instrument) sees it; in the camera
+    /// tasks, the simulated endoscope's own view.
     Endoscope,
     Side,
     Top,
@@ -50,6 +60,11 @@ pub enum Viewpoint {
 
 impl Viewpoint {
     pub const ALL: [Viewpoint; 4] = [Viewpoint::Overview, Viewpoint::Endoscope, Viewpoint::Side, Viewpoint::Top];
+
+    /// The viewpoint called `name` (see [`Viewpoint::name`]).
+    pub fn named(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.name() == name)
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -80,6 +95,41 @@ impl Orbit {
 
 /// Vertical field of view of the viewer's camera.
 pub const FIELD_OF_VIEW_DEG: f32 = 28.0;
+
+/// Whether the viewer's camera rides the ECM's endoscope (set by the
+/// "endoscope" viewpoint; it has effect in the camera tasks only).
+#[derive(Component, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RideEndoscope(pub bool);
+
+/// The viewer camera's transform for an endoscope camera frame (world; x
+/// right, y down, z along the view): bevy's cameras look along −Z with +Y up.
+pub fn endoscope_transform(camera: &rapier3d::na::Isometry3<f64>) -> Transform {
+    let t = super::transform_from(camera);
+    t.with_rotation(t.rotation * Quat::from_rotation_x(std::f32::consts::PI))
+}
+
+/// Puts a riding camera where the simulated endoscope is, with its field of
+/// view; others get the viewer's own field of view back.
+fn ride_endoscope(sim: Res<super::sim::Sim>, mut cameras: Query<(&RideEndoscope, &mut Transform, &mut Projection)>) {
+    let env = sim.env();
+    for (ride, mut transform, mut projection) in &mut cameras {
+        let (pose, fov_deg) = match (ride.0, env.ecm()) {
+            (true, Some(ecm)) => (Some(ecm.camera_pose(env.world())), ecm.camera.fov_deg as f32),
+            _ => (None, FIELD_OF_VIEW_DEG),
+        };
+        if let Projection::Perspective(p) = projection.as_mut()
+            && (p.fov - fov_deg.to_radians()).abs() > 1e-6
+        {
+            p.fov = fov_deg.to_radians();
+        }
+        if let Some(pose) = pose {
+            let t = endoscope_transform(&pose);
+            if t.is_finite() {
+                *transform = t;
+            }
+        }
+    }
+}
 
 /// Where a world point appears in a window of `size` physical pixels whose
 /// left `panel_px` are covered by the side panel: the view is centred on the
@@ -113,14 +163,15 @@ fn centre_beside_panel(windows: Query<&Window, With<bevy::window::PrimaryWindow>
     }
 }
 
-fn spawn_camera(mut commands: Commands, msaa: Res<CameraMsaa>) {
-    let orbit = Orbit::default();
+fn spawn_camera(mut commands: Commands, msaa: Res<CameraMsaa>, start: Res<StartViewpoint>) {
+    let orbit = start.0.orbit();
     commands.spawn((
         Camera3d::default(),
         // The scene is centimetres across: the default 0.1 m near plane would cut it.
         Projection::from(PerspectiveProjection { near: 0.002, far: 20.0, fov: FIELD_OF_VIEW_DEG.to_radians(), ..default() }),
         orbit.transform(),
         orbit,
+        RideEndoscope(start.0 == Viewpoint::Endoscope),
         if msaa.0 { Msaa::Sample4 } else { Msaa::Off },
         // The materials light themselves in display range (see `material`):
         // no tonemapping, so colours are exact and a per-pixel lookup is saved.
@@ -164,5 +215,41 @@ fn orbit(
 fn apply_orbit(mut cameras: Query<(&Orbit, &mut Transform), Changed<Orbit>>) {
     for (o, mut t) in &mut cameras {
         *t = o.transform();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::viz::ViewerOptions;
+    use crate::viz::sim::Sim;
+
+    #[test]
+    fn the_endoscope_viewpoint_rides_the_simulated_camera_in_camera_tasks() {
+        let task = crate::task::TaskConfig::builtin("ecm-static-track").unwrap();
+        let mut app = App::new();
+        app.add_plugins(MinimalPlugins)
+            .insert_resource(Sim::new(&ViewerOptions { task, ..ViewerOptions::default() }).unwrap())
+            .add_systems(Update, ride_endoscope);
+        let riding = app.world_mut().spawn((RideEndoscope(true), Transform::default(), Projection::from(PerspectiveProjection::default()))).id();
+        let free = app.world_mut().spawn((RideEndoscope(false), Transform::default(), Projection::from(PerspectiveProjection::default()))).id();
+        app.update();
+        let sim = app.world().resource::<Sim>();
+        let env = sim.env();
+        let camera = env.ecm().unwrap().camera_pose(env.world());
+        let t = *app.world().get::<Transform>(riding).unwrap();
+        let at = camera.translation.vector;
+        assert!(t.translation.distance(Vec3::new(at.x as f32, at.y as f32, at.z as f32)) < 1e-6);
+        // bevy's camera looks along its −Z: the endoscope's view axis; its +Y is the image's up (−y).
+        let (view, down) = (camera.rotation * rapier3d::na::Vector3::z(), camera.rotation * rapier3d::na::Vector3::y());
+        assert!(t.forward().as_vec3().distance(Vec3::new(view.x as f32, view.y as f32, view.z as f32)) < 1e-5);
+        assert!(t.up().as_vec3().distance(-Vec3::new(down.x as f32, down.y as f32, down.z as f32)) < 1e-5);
+        let fov = |e: Entity| match app.world().get::<Projection>(e).unwrap() {
+            Projection::Perspective(p) => p.fov.to_degrees(),
+            _ => f32::NAN,
+        };
+        assert!((fov(riding) - 60.0).abs() < 1e-3, "the ECM camera's field of view");
+        assert!((fov(free) - FIELD_OF_VIEW_DEG).abs() < 1e-3);
+        assert_eq!(*app.world().get::<Transform>(free).unwrap(), Transform::default(), "a free camera is left alone");
     }
 }

@@ -73,6 +73,8 @@ pub struct ViewerOptions {
     /// Frame-rate cap (0 = none). Live training defaults to a low cap so the
     /// renderer leaves the cores to the learner.
     pub max_fps: f64,
+    /// The viewpoint the camera starts from.
+    pub viewpoint: camera::Viewpoint,
 }
 
 impl Default for ViewerOptions {
@@ -89,6 +91,7 @@ impl Default for ViewerOptions {
             height: 720,
             msaa: false,
             max_fps: 0.0,
+            viewpoint: camera::Viewpoint::Overview,
         }
     }
 }
@@ -126,7 +129,7 @@ pub fn run_viewer(options: ViewerOptions) -> anyhow::Result<()> {
         .add_plugins((
             sim::SimPlugin,
             scene::ScenePlugin,
-            camera::OrbitCameraPlugin { msaa: options.msaa },
+            camera::OrbitCameraPlugin { msaa: options.msaa, viewpoint: options.viewpoint },
             record::RecordPlugin::new(&options),
             teleop::TeleopPlugin,
         ));

@@ -9,7 +9,7 @@ use rapier3d::prelude::RigidBodyHandle;
 
 use super::material::{SimpleLit, SimpleLitPlugin};
 use super::sim::Sim;
-use super::{transform_from_pose, vec3_from};
+use super::transform_from_pose;
 use crate::sim::description::LinkShape;
 
 pub struct ScenePlugin;
@@ -99,16 +99,20 @@ fn rebuild_episode(
         commands.entity(e).despawn();
     }
     let env = sim.env();
-    let Some(psm) = env.psm() else { return };
+    // The task's instrument: the PSM (six DH links and two blades) or the ECM (four links).
+    let (instrument, shapes): (Vec<RigidBodyHandle>, &[LinkShape]) = match (env.psm(), env.ecm()) {
+        (Some(psm), _) => (psm.moving_bodies().collect(), &psm.shapes),
+        (None, Some(ecm)) => (ecm.moving_bodies().collect(), &ecm.shapes),
+        (None, None) => return,
+    };
     let world = env.world();
 
     // Instrument links: one entity per body, primitives in the link's own frame.
     let shaft = lit(&mut materials, Color::srgb(0.72, 0.74, 0.78), 0.55, 48.0);
     let dark = lit(&mut materials, Color::srgb(0.25, 0.27, 0.3), 0.35, 24.0);
     let jaw = lit(&mut materials, Color::srgb(0.3, 0.55, 0.95), 0.4, 32.0);
-    let instrument: Vec<_> = psm.moving_bodies().collect();
-    for (k, (&handle, shape)) in instrument.iter().zip(&psm.shapes).enumerate() {
-        // k: DH frames 1..=6 are 0..=5, the blades 6 and 7.
+    for (k, (&handle, shape)) in instrument.iter().zip(shapes).enumerate() {
+        // k: DH frames 1..=6 are 0..=5, the blades 6 and 7 (the ECM's scope is k = 3).
         let mat = match k {
             3 => shaft.clone(),
             4.. => jaw.clone(),
@@ -182,8 +186,9 @@ fn rebuild_episode(
         }
     }
 
-    // The goal and its tolerance sphere.
-    let goal = vec3_from(&sim.obs.desired_goal);
+    // The goal and its tolerance sphere (tasks whose goal is a place).
+    let Some(goal) = env.task().goal_point(&sim.obs.desired_goal) else { return };
+    let goal = Vec3::new(goal.x as f32, goal.y as f32, goal.z as f32);
     commands.spawn((
         EpisodeEntity,
         GoalMarker,
@@ -250,8 +255,9 @@ fn draw_overlays(sim: Res<Sim>, mut gizmos: Gizmos) {
     for &(tip, colour) in &trail {
         gizmos.sphere(Isometry3d::from_translation(tip), 0.0006, colour).resolution(6);
     }
-    if let Some(last) = sim.trail.last() {
-        let goal = vec3_from(&sim.obs.desired_goal);
+    let env = sim.env();
+    if let (Some(last), Some(goal)) = (sim.trail.last(), env.task().goal_point(&sim.obs.desired_goal)) {
+        let goal = Vec3::new(goal.x as f32, goal.y as f32, goal.z as f32);
         // The error vector stops at the goal point's surface, so it does not hide it.
         let gap = last.tip.distance(goal) - GOAL_MARKER_RADIUS_M;
         if gap > 1e-4 {
@@ -259,7 +265,6 @@ fn draw_overlays(sim: Res<Sim>, mut gizmos: Gizmos) {
             gizmos.arrow(last.tip, end, Color::srgb(1.0, 0.85, 0.1)).with_tip_length(0.003_f32.min(gap / 2.0));
         }
     }
-    let env = sim.env();
     // The path to trace, for path-following tasks.
     if let Some(path) = env.task().reference_path() {
         let points = path.iter().map(|p| Vec3::new(p.x as f32, p.y as f32, p.z as f32));
@@ -281,12 +286,16 @@ mod tests {
 
     /// The scene's episode systems in an app with no window and no renderer.
     fn headless_app() -> App {
+        headless_app_for(ViewerOptions::default())
+    }
+
+    fn headless_app_for(options: ViewerOptions) -> App {
         let mut app = App::new();
         app.add_plugins((MinimalPlugins, AssetPlugin::default()))
             .init_asset::<Mesh>()
             .init_asset::<StandardMaterial>()
             .init_asset::<SimpleLit>()
-            .insert_resource(Sim::new(&ViewerOptions::default()).unwrap())
+            .insert_resource(Sim::new(&options).unwrap())
             .insert_resource(Drawn::default())
             .add_systems(Update, (rebuild_episode, sync_links).chain());
         app
@@ -295,6 +304,38 @@ mod tests {
     fn link_transforms(app: &mut App) -> Vec<(RigidBodyHandle, Transform)> {
         let mut q = app.world_mut().query::<(&BodyPose, &Transform)>();
         q.iter(app.world()).map(|(b, t)| (b.0, *t)).collect()
+    }
+
+    #[test]
+    fn the_camera_tasks_draw_the_ecm_s_four_links_where_the_env_has_them() {
+        for name in ["ecm-reach", "ecm-misorient", "ecm-static-track"] {
+            let task = crate::task::TaskConfig::builtin(name).unwrap();
+            let mut app = headless_app_for(ViewerOptions { task, ..ViewerOptions::default() });
+            app.update();
+            for _ in 0..3 {
+                app.world_mut().resource_mut::<Sim>().advance().unwrap();
+            }
+            app.update();
+            let drawn = link_transforms(&mut app);
+            let markers = app.world_mut().query_filtered::<&Transform, With<GoalMarker>>().iter(app.world()).count();
+            let sim = app.world().resource::<Sim>();
+            let env = sim.env();
+            let ecm: Vec<_> = env.ecm().expect("the camera task builds the ECM").moving_bodies().collect();
+            let links: Vec<_> = drawn.iter().filter(|(h, _)| ecm.contains(h)).collect();
+            assert_eq!(links.len(), 4, "{name}: every ECM link is drawn once");
+            for (handle, t) in links {
+                let expected = transform_from_pose(env.world().bodies[*handle].position());
+                assert!(t.translation.distance(expected.translation) < 1e-6);
+            }
+            // The misorientation task has no place to mark; the others mark their goal or target.
+            assert_eq!(markers, if name == "ecm-misorient" { 0 } else { 2 }, "{name}");
+            // The trail follows the camera tip when the goal is not a place.
+            let tip = env.arm_state().tip;
+            let last = sim.trail.last().unwrap().tip;
+            if name != "ecm-reach" {
+                assert!(last.distance(Vec3::new(tip.x as f32, tip.y as f32, tip.z as f32)) < 1e-6, "{name}");
+            }
+        }
     }
 
     #[test]
@@ -338,7 +379,7 @@ mod tests {
         app.world_mut().resource_mut::<Sim>().reset_episode(1).unwrap();
         app.update();
         assert_eq!(count(&mut app), first, "the old episode's entities are despawned, the new ones spawned");
-        let goal = vec3_from(&app.world().resource::<Sim>().obs.desired_goal);
+        let goal = crate::viz::vec3_from(&app.world().resource::<Sim>().obs.desired_goal);
         let mut markers = app.world_mut().query_filtered::<&Transform, With<GoalMarker>>();
         let positions: Vec<Vec3> = markers.iter(app.world()).map(|t| t.translation).collect();
         assert_eq!(positions.len(), 2, "goal point and tolerance sphere");

@@ -201,7 +201,7 @@ impl Sim {
         self.done_frames = 0;
         self.done_seconds = 0.0;
         self.errors_mm = vec![error * 1e3];
-        self.trail = vec![TrailPoint { tip: super::vec3_from(&obs.achieved_goal), error_m: error as f32 }];
+        self.trail = vec![TrailPoint { tip: traced(self.env.get_mut().expect("env lock"), &obs), error_m: error as f32 }];
         self.obs = obs;
         Ok(())
     }
@@ -227,7 +227,7 @@ impl Sim {
         self.step += 1;
         self.episode_return += s.reward as f64;
         self.errors_mm.push(s.info.tip_error_mm);
-        self.trail.push(TrailPoint { tip: super::vec3_from(&s.observation.achieved_goal), error_m: (s.info.tip_error_mm * 1e-3) as f32 });
+        self.trail.push(TrailPoint { tip: traced(env, &s.observation), error_m: (s.info.tip_error_mm * 1e-3) as f32 });
         self.done = s.terminated || s.truncated;
         if self.done {
             self.episodes_done += 1;
@@ -321,6 +321,13 @@ fn drive(mut sim: ResMut<Sim>, time: Res<Time>) {
         error!("simulation stopped: {e:#}");
         sim.error = Some(format!("{e:#}"));
     }
+}
+
+/// The point the trail follows: the task's traced point (the tip, or the
+/// object a grasp task carries), else the instrument's tip.
+fn traced(env: &Env, obs: &crate::task::Observation) -> Vec3 {
+    let p = env.task().traced_point(&obs.achieved_goal).unwrap_or_else(|| env.arm_state().tip);
+    Vec3::new(p.x as f32, p.y as f32, p.z as f32)
 }
 
 #[cfg(test)]

@@ -45,7 +45,7 @@ fn panel(
     mut fields: ResMut<Fields>,
     training: Option<Res<Training>>,
     options: Res<ViewerSettings>,
-    mut cameras: Query<&mut Orbit>,
+    mut cameras: Query<(&mut Orbit, &mut super::camera::RideEndoscope)>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
     let seed_value = *fields.seed.get_or_insert(sim.seed);
@@ -81,8 +81,9 @@ fn panel(
             ui.label("view");
             for v in Viewpoint::ALL {
                 if ui.button(v.name()).clicked() {
-                    for mut o in &mut cameras {
+                    for (mut o, mut ride) in &mut cameras {
                         *o = v.orbit();
+                        *ride = super::camera::RideEndoscope(v == Viewpoint::Endoscope);
                     }
                 }
             }
