@@ -77,6 +77,7 @@ fn row_label(algo: Algo, variant: Option<&str>) -> String {
 /// the README's runs used (`train --config`).
 const GESTURE_TRACE_PPO: &str = include_str!("../../assets/train/gesture-trace-ppo.toml");
 const GRASP_DEMOS: &str = include_str!("../../assets/train/grasp-demos.toml");
+const ECM_STATIC_TRACK: &str = include_str!("../../assets/train/ecm-static-track.toml");
 /// Behaviour cloning on the grasp tasks: 256 wide (64 wide cloned needle-pick 42 %, 256 wide 62 %).
 const GRASP_BC: &str = "hidden = 256\n";
 
@@ -137,7 +138,7 @@ impl SuiteBudgets {
                 // The camera tasks, SAC+HER without demonstrations (SurRoL's HER solves its ECM goal tasks).
                 run("ecm-reach", Algo::SacHer, 50_000, 2_000),
                 run("ecm-misorient", Algo::SacHer, 50_000, 2_000),
-                run("ecm-static-track", Algo::SacHer, 50_000, 2_000),
+                TrainingBudget { config: Some(ECM_STATIC_TRACK.into()), ..run("ecm-static-track", Algo::SacHer, 50_000, 2_000) },
             ],
         }
     }
