@@ -69,11 +69,11 @@ fn record(args: &DemosRecordArgs) -> Result<()> {
     bar.finish_and_clear();
     demos.save(&args.out)?;
     let s = demos.summary();
+    let mode = if s.grasp == "none" { String::new() } else { format!(" ({} grasp mode)", s.grasp) };
     println!(
-        "recorded {} successful {} episodes ({} grasp mode) of {} tried, mean {:.1} steps to success; written to {}",
+        "recorded {} successful {} episodes{mode} of {} tried, mean {:.1} steps to success; written to {}",
         s.episodes,
         s.task,
-        s.grasp,
         s.episodes_tried.unwrap_or(s.episodes as u64),
         s.mean_steps_to_success.unwrap_or(f64::NAN),
         args.out.display()

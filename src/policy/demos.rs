@@ -155,7 +155,12 @@ impl Demonstrations {
             self.episodes.iter().filter(|e| e.success).filter_map(|e| e.steps.iter().position(|s| s.reward == 0.0).map(|t| t + 1)).collect();
         DemoSummary {
             task: self.task.clone(),
-            grasp: self.task_config.physics.grasp.to_string(),
+            // The camera tasks hold nothing.
+            grasp: if self.task_config.robot.instrument == crate::task::InstrumentKind::Ecm {
+                "none".into()
+            } else {
+                self.task_config.physics.grasp.to_string()
+            },
             source: self.source.clone(),
             episodes: n,
             episodes_tried: self.episodes_tried,
@@ -250,6 +255,7 @@ pub fn load_for_training(paths: &[std::path::PathBuf], task: &TaskConfig) -> cra
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct DemoSummary {
     pub task: String,
+    /// "friction" or "assisted"; "none" for the camera tasks.
     pub grasp: String,
     pub source: String,
     pub episodes: usize,
