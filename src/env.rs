@@ -498,6 +498,7 @@ impl Env {
         }
         self.previous_action = chosen;
         let success = !physics_fault && self.task.step_success(&observation);
+        let ended = !physics_fault && self.task.ended(&true_state);
         let grasp = true_state.objects.first().map(|o| GraspInfo::new(self.grasping.mode(), o));
         let observation = if physics_fault || !self.config.perturb.senses_noisily() {
             observation
@@ -506,7 +507,7 @@ impl Env {
             self.task.observe(&sensed)
         };
         let observation = self.with_action_history(observation);
-        let terminated = success && self.config.episode.terminate_on_success;
+        let terminated = (success && self.config.episode.terminate_on_success) || ended;
         let truncated = physics_fault || self.steps >= self.config.episode.steps;
         self.done = terminated || truncated;
         Ok(Step {

@@ -69,7 +69,7 @@ fn suite_reports_every_task_and_seed_and_writes_its_files() {
             assert_eq!(row.reached_bar, row.runs.iter().filter(|r| r.env_steps_to_bar.is_some()).count());
             let s = &row.final_tip_error_mm;
             assert!(s.min <= s.mean && s.mean <= s.max, "{s:?}");
-            assert_eq!(row.final_tracking_rms_mm.is_some(), row.task == "gesture-trace");
+            assert_eq!(row.final_tracking_rms_mm.is_some(), ["gesture-trace", "ecm-active-track"].contains(&row.task.as_str()), "{}", row.task);
             let png = std::fs::read(out.join(&row.curve_png)).unwrap();
             assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{} is a PNG", row.curve_png);
             assert!(md.contains(&row.curve_png));

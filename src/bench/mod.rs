@@ -176,6 +176,9 @@ pub struct DemoReport {
     pub mean_tracking_rms_mm: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mean_tracking_max_mm: Option<f64>,
+    /// Camera tracking: the mean over episodes of the share of steps with the target in the band.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_centred_fraction: Option<f64>,
     pub physics_faults: u64,
     /// Median control steps until the first success, over successful episodes.
     #[serde(default)]
@@ -198,6 +201,7 @@ pub fn run_demo(config: &TaskConfig, episodes: u64, seed: u64) -> Result<DemoRep
     let mut tracking_sum: Option<(f64, f64)> = None;
     let mut steps_to_success = Vec::new();
     let (mut collision_steps, mut peak_collision_n) = (0u64, 0.0f64);
+    let mut centred_sum: Option<f64> = None;
     for ep in 0..episodes {
         env.reset(episode_seed(seed, 0, ep))?;
         let mut first_success = None;
@@ -218,6 +222,9 @@ pub fn run_demo(config: &TaskConfig, episodes: u64, seed: u64) -> Result<DemoRep
                     let sum = tracking_sum.get_or_insert((0.0, 0.0));
                     sum.0 += t.rms_error_mm;
                     sum.1 += t.max_error_mm;
+                    if let Some(f) = t.centred_fraction {
+                        *centred_sum.get_or_insert(0.0) += f;
+                    }
                 }
                 err_max = err_max.max(step.info.tip_error_mm);
                 if step.info.success {
@@ -241,6 +248,7 @@ pub fn run_demo(config: &TaskConfig, episodes: u64, seed: u64) -> Result<DemoRep
         mean_final_orientation_error_deg: orientation_sum.map(|s| s / episodes.max(1) as f64),
         mean_tracking_rms_mm: tracking_sum.map(|s| s.0 / episodes.max(1) as f64),
         mean_tracking_max_mm: tracking_sum.map(|s| s.1 / episodes.max(1) as f64),
+        mean_centred_fraction: centred_sum.map(|s| s / episodes.max(1) as f64),
         physics_faults: faults,
         median_steps_to_success: median(&mut steps_to_success),
         grasp: config.physics.arm_contacts.then(|| config.physics.grasp.to_string()),

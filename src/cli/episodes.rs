@@ -67,6 +67,9 @@ pub(super) fn demo(args: &DemoArgs) -> Result<()> {
     if let (Some(rms), Some(max)) = (report.mean_tracking_rms_mm, report.mean_tracking_max_mm) {
         println!("  path tracking error     RMS {rms:.3} mm, max {max:.3} mm (means over episodes)");
     }
+    if let Some(f) = report.mean_centred_fraction {
+        println!("  target in the band      {:.1} % of steps (mean over episodes)", f * 100.0);
+    }
     println!("  physics faults          {}", report.physics_faults);
     Ok(())
 }

@@ -230,6 +230,9 @@ fn print_task_metrics(ev: &sac::Evaluation, task: &TaskConfig) {
     if let (Some(rms), Some(max)) = (ev.mean_tracking_rms_mm, ev.mean_tracking_max_mm) {
         println!("  path tracking error     RMS {rms:.3} mm, max {max:.3} mm (means over episodes)");
     }
+    if let Some(f) = ev.mean_centred_fraction {
+        println!("  target in the band      {:.1} % of steps (mean over episodes)", f * 100.0);
+    }
     if let Some(held) = ev.held_at_end_rate {
         println!("  grasp mode              {} (object held at the end in {:.1} % of episodes)", task.physics.grasp, held * 100.0);
     }

@@ -201,6 +201,9 @@ pub struct Evaluation {
     pub mean_tracking_rms_mm: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mean_tracking_max_mm: Option<f64>,
+    /// Camera tracking: the mean share of steps with the target in the band.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_centred_fraction: Option<f64>,
     /// Tasks with objects: the share of episodes whose needle (or other
     /// object) is held at the end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -286,6 +289,7 @@ pub fn evaluate(policy: &GoalPolicy, config: &TaskConfig, episodes: usize, seed:
         mean_orientation_error_deg: mean_of(&|i| i.orientation_error_deg),
         mean_tracking_rms_mm: mean_of(&|i| i.tracking.as_ref().map(|t| t.rms_error_mm)),
         mean_tracking_max_mm: mean_of(&|i| i.tracking.as_ref().map(|t| t.max_error_mm)),
+        mean_centred_fraction: mean_of(&|i| i.tracking.as_ref().and_then(|t| t.centred_fraction)),
         held_at_end_rate: mean_of(&|i| i.grasp.as_ref().map(|g| (g.grasped || g.welded) as i32 as f64)),
         mean_collision_steps: config.physics.arm_contacts.then(|| collision_steps as f64 / episodes as f64),
         peak_collision_force_n: config.physics.arm_contacts.then_some(peak_collision_n),

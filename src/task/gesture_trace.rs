@@ -286,6 +286,7 @@ impl Task for GestureTrace {
             rms_error_mm: rms * 1e3,
             max_error_mm: self.max_m * 1e3,
             completion: (self.steps as f64 / self.path_steps().max(1) as f64).min(1.0),
+            centred_fraction: None,
         })
     }
 

@@ -3,6 +3,7 @@
 //! task in `assets/tasks/NAME.toml`.
 
 pub mod camera_view;
+pub mod ecm_active_track;
 pub mod ecm_misorient;
 pub mod ecm_reach;
 pub mod ecm_static_track;
@@ -113,6 +114,13 @@ pub const TASKS: &[TaskInfo] = &[
         orientation_label: "horizon error",
         default_config: include_str!("../../assets/tasks/ecm-static-track.toml"),
         build: |c| boxed(ecm_static_track::EcmStaticTrack::new(c)),
+    },
+    TaskInfo {
+        name: "ecm-active-track",
+        summary: "keep a target moving over the table within 0.1 of the endoscope's image centre for 500 steps; ends when it leaves the view (SurRoL ActiveTrack)",
+        orientation_label: "jaw angle error",
+        default_config: include_str!("../../assets/tasks/ecm-active-track.toml"),
+        build: |c| boxed(ecm_active_track::EcmActiveTrack::new(c)),
     },
 ];
 
@@ -491,6 +499,10 @@ pub struct TrackingMetrics {
     pub max_error_mm: f64,
     /// Fraction of the path the reference has covered (1 = whole path).
     pub completion: f64,
+    /// Camera tracking: the fraction of the steps so far with the target
+    /// inside the tracking band around the image centre.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub centred_fraction: Option<f64>,
 }
 
 /// Where the tip starts an episode.
@@ -570,6 +582,11 @@ pub trait Task: Send + Sync {
     /// Path-tracking metrics, for tasks that follow a path.
     fn tracking(&self) -> Option<TrackingMetrics> {
         None
+    }
+    /// Whether the episode ends now for a reason of the task's own (a
+    /// tracked target that left the view); the env reports it as terminated.
+    fn ended(&self, _state: &ArmState) -> bool {
+        false
     }
     /// The reference path of this episode (world, metres), one point per
     /// control step, for tasks that follow a path (the viewer draws it).

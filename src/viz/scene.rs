@@ -19,7 +19,7 @@ impl Plugin for ScenePlugin {
         app.add_plugins(SimpleLitPlugin)
             .insert_resource(Drawn::default())
             .add_systems(Startup, setup_static)
-            .add_systems(Update, (rebuild_episode, sync_links, draw_overlays).chain());
+            .add_systems(Update, (rebuild_episode, sync_links, follow_goal, draw_overlays).chain());
     }
 }
 
@@ -232,6 +232,18 @@ fn sync_links(sim: Res<Sim>, mut links: Query<(&BodyPose, &mut Transform)>) {
     }
 }
 
+/// Keeps the goal marker on the goal as it moves (a tracked target).
+fn follow_goal(sim: Res<Sim>, mut markers: Query<&mut Transform, With<GoalMarker>>) {
+    let env = sim.env();
+    let Some(goal) = env.task().goal_point(&sim.obs.desired_goal) else { return };
+    let goal = Vec3::new(goal.x as f32, goal.y as f32, goal.z as f32);
+    for mut t in &mut markers {
+        if t.translation != goal {
+            t.translation = goal;
+        }
+    }
+}
+
 /// Colour of a tip error: green inside the tolerance, red from 10× on.
 pub fn error_color(error_m: f32, tolerance_m: f32) -> Color {
     if error_m <= tolerance_m {
@@ -297,7 +309,7 @@ mod tests {
             .init_asset::<SimpleLit>()
             .insert_resource(Sim::new(&options).unwrap())
             .insert_resource(Drawn::default())
-            .add_systems(Update, (rebuild_episode, sync_links).chain());
+            .add_systems(Update, (rebuild_episode, sync_links, follow_goal).chain());
         app
     }
 
@@ -308,7 +320,7 @@ mod tests {
 
     #[test]
     fn the_camera_tasks_draw_the_ecm_s_four_links_where_the_env_has_them() {
-        for name in ["ecm-reach", "ecm-misorient", "ecm-static-track"] {
+        for name in ["ecm-reach", "ecm-misorient", "ecm-static-track", "ecm-active-track"] {
             let task = crate::task::TaskConfig::builtin(name).unwrap();
             let mut app = headless_app_for(ViewerOptions { task, ..ViewerOptions::default() });
             app.update();
@@ -317,7 +329,7 @@ mod tests {
             }
             app.update();
             let drawn = link_transforms(&mut app);
-            let markers = app.world_mut().query_filtered::<&Transform, With<GoalMarker>>().iter(app.world()).count();
+            let markers: Vec<Vec3> = app.world_mut().query_filtered::<&Transform, With<GoalMarker>>().iter(app.world()).map(|t| t.translation).collect();
             let sim = app.world().resource::<Sim>();
             let env = sim.env();
             let ecm: Vec<_> = env.ecm().expect("the camera task builds the ECM").moving_bodies().collect();
@@ -327,8 +339,14 @@ mod tests {
                 let expected = transform_from_pose(env.world().bodies[*handle].position());
                 assert!(t.translation.distance(expected.translation) < 1e-6);
             }
-            // The misorientation task has no place to mark; the others mark their goal or target.
-            assert_eq!(markers, if name == "ecm-misorient" { 0 } else { 2 }, "{name}");
+            // The misorientation task has no place to mark; the others mark their goal or
+            // target, where it is now (the tracked target has moved since the reset).
+            assert_eq!(markers.len(), if name == "ecm-misorient" { 0 } else { 2 }, "{name}");
+            if let Some(goal) = env.task().goal_point(&sim.obs.desired_goal) {
+                for m in &markers {
+                    assert!(m.distance(Vec3::new(goal.x as f32, goal.y as f32, goal.z as f32)) < 1e-6, "{name}: marker at {m}, goal at {goal:?}");
+                }
+            }
             // The trail follows the camera tip when the goal is not a place.
             let tip = env.arm_state().tip;
             let last = sim.trail.last().unwrap().tip;

@@ -133,9 +133,11 @@ def rollout_sha256(env, seed, steps):
 
 @pytest.mark.parametrize("task", TASKS)
 def test_a_seed_gives_the_clis_episodes_bit_for_bit(cli, task):
-    steps, seed = 260, 17
+    env = gym.make(gesture_lab.env_id(task))
+    # Long enough to cross an episode boundary (ecm-active-track's episodes are 500 steps).
+    steps, seed = max(260, 2 * env.unwrapped.max_episode_steps + 10), 17
     report = json.loads(run_cli(cli, "rollout", "--task", task, "--policy", "oracle", "--steps", str(steps), "--seed", str(seed), "--json"))
-    digest, returns = rollout_sha256(gym.make(gesture_lab.env_id(task)), seed, steps)
+    digest, returns = rollout_sha256(env, seed, steps)
     assert len(returns) >= 2, "the run crosses an episode boundary"
     assert digest == report["trajectory_sha256"]
     assert returns == pytest.approx(report["episode_returns"])
