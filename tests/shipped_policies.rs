@@ -17,6 +17,17 @@ fn shipped_needle_reach_policy_succeeds_on_seeded_episodes() {
 }
 
 #[test]
+fn shipped_ecm_static_track_policy_centres_the_target_with_a_level_image() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/ecm-static-track");
+    let loaded = policy::load(&dir, Some("ecm-static-track")).unwrap();
+    assert_eq!(loaded.manifest.action_dim, 4, "the ECM's action");
+    let ev = evaluate(&loaded.policy, &loaded.manifest.task_config, 50, 2024, 0).unwrap();
+    // Success needs both: the target within 0.01 of the image centre and the horizon within 0.01 rad.
+    assert!(ev.success_rate >= 0.9, "success {}", ev.success_rate);
+    assert!(ev.mean_orientation_error_deg.unwrap() < 0.57, "horizon {} deg", ev.mean_orientation_error_deg.unwrap());
+}
+
+#[test]
 fn shipped_pose_reach_policy_succeeds_on_seeded_episodes() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/pose-reach");
     let loaded = policy::load(&dir, Some("pose-reach")).unwrap();
