@@ -83,6 +83,27 @@ pub fn off_axis_m(state: &ArmState, point: &Vector3<f64>) -> f64 {
     (point - camera.translation.vector).cross(&view).norm()
 }
 
+/// Where `point` (world) appears, for a learner's goal: the x and y of the
+/// unit direction toward it in the camera frame over tan(fov / 2). Inside the
+/// image this is the normalised image point times the cosine of the point's
+/// angle off the view axis; unlike the image point it stays continuous when
+/// the point leaves the view or passes behind the camera.
+pub fn appears_at(model: &CameraModel, state: &ArmState, point: &Vector3<f64>) -> [f32; 2] {
+    let camera = camera_pose(state);
+    let d = camera.inverse_transform_vector(&(point - camera.translation.vector)).normalize();
+    let slope = (model.fov_deg.to_radians() / 2.0).tan();
+    [(d.x / slope) as f32, (d.y / slope) as f32]
+}
+
+/// The camera tasks' oracle: one visual-servoing step toward `target` (if
+/// given and in view) and a level horizon, as an ECM action.
+pub fn servo_action(model: &CameraModel, config: &TaskConfig, state: &ArmState, target: Option<&Vector3<f64>>, gain: f64) -> Vec<f32> {
+    let camera = camera_pose(state);
+    let seen = target.and_then(|t| model.project(&camera, t)).filter(|p| p.in_view());
+    let motion = super::visual_servo::centre_and_level(model, &camera, &Vector3::from(config.robot.rcm), seen.as_ref(), horizon(state), gain);
+    motion_action(&motion, &config.control)
+}
+
 /// A camera motion as an ECM action: tip motion in units of `max_step_m`,
 /// roll in units of `max_yaw_step_deg`, each clipped to [−1, 1].
 pub fn motion_action(motion: &CameraMotion, control: &ControlConfig) -> Vec<f32> {

@@ -21,8 +21,7 @@ use rapier3d::na::Vector3;
 use rapier3d::prelude::PhysicsWorld;
 use serde::{Deserialize, Serialize};
 
-use super::camera_view::{CameraScene, ECM_STATE_DIM, camera_pose, check_camera_task, horizon, motion_action, off_axis_m, push_ecm_state};
-use super::visual_servo::centre_and_level;
+use super::camera_view::{CameraScene, ECM_STATE_DIM, appears_at, camera_pose, check_camera_task, horizon, off_axis_m, push_ecm_state, servo_action};
 use super::{ArmState, Observation, RewardMode, StartPose, Task, TaskConfig, TrackingMetrics};
 use crate::error::{Error, Result};
 use crate::rng::Rng;
@@ -137,10 +136,7 @@ impl EcmActiveTrack {
     }
 
     fn image_direction(&self, state: &ArmState) -> [f32; 2] {
-        let camera = camera_pose(state);
-        let d = camera.inverse_transform_vector(&(self.target - camera.translation.vector)).normalize();
-        let slope = (self.camera.fov_deg.to_radians() / 2.0).tan();
-        [(d.x / slope) as f32, (d.y / slope) as f32]
+        appears_at(&self.camera, state, &self.target)
     }
 }
 
@@ -246,9 +242,6 @@ impl Task for EcmActiveTrack {
 
     /// Visual servoing on the target's image point (and the horizon).
     fn oracle_action(&self, state: &ArmState) -> Vec<f32> {
-        let point = self.camera.project(&camera_pose(state), &self.target).filter(|p| p.in_view());
-        let rcm = Vector3::from(self.config.robot.rcm);
-        let motion = centre_and_level(&self.camera, &camera_pose(state), &rcm, point.as_ref(), horizon(state), self.params.oracle_gain);
-        motion_action(&motion, &self.config.control)
+        servo_action(&self.camera, &self.config, state, Some(&self.target), self.params.oracle_gain)
     }
 }

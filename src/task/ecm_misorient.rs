@@ -9,8 +9,7 @@ use rand::RngExt;
 use rapier3d::prelude::PhysicsWorld;
 use serde::{Deserialize, Serialize};
 
-use super::camera_view::{CameraScene, ECM_STATE_DIM, camera_pose, check_camera_task, horizon, motion_action, push_ecm_state};
-use super::visual_servo::centre_and_level;
+use super::camera_view::{CameraScene, ECM_STATE_DIM, check_camera_task, horizon, push_ecm_state, servo_action};
 use super::{ArmState, Observation, RewardMode, StartPose, Task, TaskConfig};
 use crate::error::{Error, Result};
 use crate::rng::Rng;
@@ -107,8 +106,6 @@ impl Task for EcmMisorient {
 
     /// Visual servoing on the horizon alone: roll against its error.
     fn oracle_action(&self, state: &ArmState) -> Vec<f32> {
-        let rcm = rapier3d::na::Vector3::from(self.config.robot.rcm);
-        let motion = centre_and_level(&self.camera, &camera_pose(state), &rcm, None, horizon(state), self.params.oracle_gain);
-        motion_action(&motion, &self.config.control)
+        servo_action(&self.camera, &self.config, state, None, self.params.oracle_gain)
     }
 }

@@ -21,8 +21,7 @@ use rapier3d::na::{Isometry3, Vector3};
 use rapier3d::prelude::PhysicsWorld;
 use serde::{Deserialize, Serialize};
 
-use super::camera_view::{CameraScene, ECM_STATE_DIM, camera_pose, check_camera_task, horizon, motion_action, off_axis_m, push_ecm_state};
-use super::visual_servo::centre_and_level;
+use super::camera_view::{CameraScene, ECM_STATE_DIM, appears_at, check_camera_task, horizon, off_axis_m, push_ecm_state, servo_action};
 use super::{ArmState, Observation, RewardMode, StartPose, Task, TaskConfig};
 use crate::error::{Error, Result};
 use crate::rng::Rng;
@@ -107,9 +106,8 @@ impl EcmStaticTrack {
     }
 
     fn goal(&self, state: &ArmState) -> [f32; 3] {
-        let direction = camera_pose(state).inverse_transform_vector(&(self.target - camera_pose(state).translation.vector)).normalize();
-        let slope = (self.camera.fov_deg.to_radians() / 2.0).tan();
-        [(direction.x / slope) as f32, (direction.y / slope) as f32, horizon(state) as f32]
+        let [x, y] = appears_at(&self.camera, state, &self.target);
+        [x, y, horizon(state) as f32]
     }
 }
 
@@ -203,9 +201,6 @@ impl Task for EcmStaticTrack {
 
     /// Image-based visual servoing: centre the target's image point, level the horizon.
     fn oracle_action(&self, state: &ArmState) -> Vec<f32> {
-        let point = self.camera.project(&camera_pose(state), &self.target).filter(|p| p.in_view());
-        let rcm = Vector3::from(self.config.robot.rcm);
-        let motion = centre_and_level(&self.camera, &camera_pose(state), &rcm, point.as_ref(), horizon(state), self.params.oracle_gain);
-        motion_action(&motion, &self.config.control)
+        servo_action(&self.camera, &self.config, state, Some(&self.target), self.params.oracle_gain)
     }
 }
