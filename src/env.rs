@@ -17,11 +17,11 @@ use crate::sim::convert::from_pose;
 use crate::sim::convert::{from_vector, to_vector};
 use crate::sim::description::{EcmDescription, RobotDescription};
 use crate::sim::ecm::{ECM_DOF, Ecm, EcmJoints, EcmKinematics};
-use crate::sim::grasp::{Collisions, Grasping, instrument_collisions};
+use crate::sim::grasp::{Collisions, Grasping, Hold, instrument_collisions};
 use crate::sim::kinematics::{ARM_DOF, ArmJoints, IkError, PsmKinematics, tool_down_rotation};
 use crate::sim::physics::GraspMode;
-use crate::sim::psm::{DOF, Joints, Psm};
-use crate::task::{ArmState, InstrumentKind, ObjectState, Observation, Task, TaskConfig, TrackingMetrics};
+use crate::sim::psm::{DOF, Psm};
+use crate::task::{ArmState, InstrumentKind, ObjectState, Observation, RobotPlacement, StartPose, Task, TaskConfig, TrackingMetrics};
 
 /// Number of action components of the PSM: dx, dy, dz, wrist yaw increment, jaw.
 pub const PSM_ACTION_DIM: usize = 5;
@@ -104,15 +104,72 @@ pub struct Step {
     pub info: StepInfo,
 }
 
-/// The simulated arm, built by `reset`. (One per env: boxing the larger
-/// variant would save a few hundred bytes at the price of an indirection.)
+/// A simulated arm, built by `reset`. (Boxing the larger variant would save
+/// a few hundred bytes at the price of an indirection.)
 #[allow(clippy::large_enum_variant)]
-enum Instrument {
+enum ArmBody {
     Psm(Psm),
     Ecm(Ecm),
 }
 
-/// One simulated instrument doing one task.
+/// One instrument of the env: its body and what it is commanded to do.
+struct Instrument {
+    kind: InstrumentKind,
+    world_from_base: Isometry3<f64>,
+    body: ArmBody,
+    /// Joint targets its servos hold now: the PSM's six and its jaw, or the ECM's four.
+    targets: Vec<f64>,
+    /// Commanded tip position (world), the setpoint actions move.
+    tip_command: Vector3<f64>,
+    /// Commanded wrist yaw (rad); the ECM's commanded roll.
+    yaw: f64,
+    /// The PSM's grasps and assisted weld (unused by the ECM).
+    grasping: Grasping,
+}
+
+impl Instrument {
+    fn psm(&self) -> Option<&Psm> {
+        match &self.body {
+            ArmBody::Psm(psm) => Some(psm),
+            ArmBody::Ecm(_) => None,
+        }
+    }
+
+    fn ecm(&self) -> Option<&Ecm> {
+        match &self.body {
+            ArmBody::Ecm(ecm) => Some(ecm),
+            ArmBody::Psm(_) => None,
+        }
+    }
+
+    fn set_targets(&self, world: &mut PhysicsWorld, targets: &[f64], velocities: &[f64]) {
+        match &self.body {
+            ArmBody::Psm(psm) => psm.set_targets(world, &to_array(targets), &to_array(velocities)),
+            ArmBody::Ecm(ecm) => ecm.set_targets(world, &to_array(targets), &to_array(velocities)),
+        }
+    }
+
+    fn is_finite(&self, world: &PhysicsWorld) -> bool {
+        match &self.body {
+            ArmBody::Psm(psm) => psm.is_finite(world),
+            ArmBody::Ecm(ecm) => ecm.is_finite(world),
+        }
+    }
+}
+
+fn to_array<const N: usize>(v: &[f64]) -> [f64; N] {
+    v.try_into().expect("one value per joint")
+}
+
+/// What one control step asks of one instrument: servo targets to ramp to.
+struct Move {
+    previous: Vec<f64>,
+    next: Vec<f64>,
+    /// The PSM's jaw is commanded to close (the assisted weld may form).
+    jaw_closing: bool,
+}
+
+/// One or more simulated instruments doing one task.
 pub struct Env {
     config: TaskConfig,
     description: RobotDescription,
@@ -121,34 +178,26 @@ pub struct Env {
     ecm_kinematics: EcmKinematics,
     task: Box<dyn Task>,
     world: PhysicsWorld,
-    instrument: Option<Instrument>,
+    /// The task's instruments, in action order; empty until `reset`.
+    instruments: Vec<Instrument>,
     world_from_base: Isometry3<f64>,
     rng: Rng,
-    /// Joint targets the PSM's servos hold now.
-    targets: Joints,
-    /// Joint targets the ECM's servos hold now.
-    ecm_targets: EcmJoints,
-    /// Commanded tip position (world), the setpoint actions move.
-    tip_command: Vector3<f64>,
-    /// Commanded wrist yaw (rad); the ECM's commanded roll.
-    yaw: f64,
     /// The last action applied (for action-rate penalties).
     previous_action: Vec<f32>,
     /// The last `control.action_history` actions chosen, most recent first.
     recent_actions: std::collections::VecDeque<Vec<f32>>,
     /// Perturbations drawn for this episode, with their own random stream.
     disturbance: Disturbance,
-    /// The grasp mode and the assisted grasp's weld.
-    grasping: Grasping,
     steps: usize,
     done: bool,
 }
 
-/// Checks an action for `instrument`: its length and values; clips it to [−1, 1].
-pub fn validate_action(action: &[f32], instrument: InstrumentKind) -> Result<(Vec<f32>, bool)> {
-    let dim = instrument.action_dim();
+/// Checks an action for the instruments `robot` places: its length and
+/// values; clips it to [−1, 1].
+pub fn validate_action(action: &[f32], robot: &RobotPlacement) -> Result<(Vec<f32>, bool)> {
+    let dim = robot.action_dim();
     if action.len() != dim {
-        return Err(Error::InvalidAction(format!("expected {dim} numbers ({}), got {}", instrument.action_names(), action.len())));
+        return Err(Error::InvalidAction(format!("expected {dim} numbers ({}), got {}", robot.action_names(), action.len())));
     }
     let mut clipped = false;
     let mut out = vec![0.0; dim];
@@ -180,19 +229,14 @@ impl Env {
             description,
             ecm_kinematics: EcmKinematics::new(&ecm_description),
             ecm_description,
-            previous_action: vec![0.0; config.robot.instrument.action_dim()],
+            previous_action: vec![0.0; config.robot.action_dim()],
             config,
             world: PhysicsWorld::default(),
-            instrument: None,
+            instruments: Vec::new(),
             world_from_base,
             rng: rng_from_seed(0),
-            targets: [0.0; DOF],
-            ecm_targets: [0.0; ECM_DOF],
-            tip_command: Vector3::zeros(),
-            yaw: 0.0,
             recent_actions: std::collections::VecDeque::new(),
             disturbance: Disturbance::default(),
-            grasping: Grasping::default(),
             steps: 0,
             done: true,
         })
@@ -210,37 +254,38 @@ impl Env {
         &self.world
     }
 
-    /// The PSM, once `reset` has been called (`None` for camera tasks).
+    /// The (first) PSM, once `reset` has been called (`None` for camera tasks).
     pub fn psm(&self) -> Option<&Psm> {
-        match &self.instrument {
-            Some(Instrument::Psm(psm)) => Some(psm),
-            _ => None,
-        }
+        self.psms().next()
     }
 
-    /// The ECM, once `reset` has been called, for camera tasks.
+    /// Every PSM of the task, in action order, once `reset` has been called.
+    pub fn psms(&self) -> impl Iterator<Item = &Psm> {
+        self.instruments.iter().filter_map(Instrument::psm)
+    }
+
+    /// The ECM, once `reset` has been called, for tasks with the camera arm.
     pub fn ecm(&self) -> Option<&Ecm> {
-        match &self.instrument {
-            Some(Instrument::Ecm(ecm)) => Some(ecm),
-            _ => None,
-        }
+        self.instruments.iter().find_map(Instrument::ecm)
     }
 
     /// Whether `reset` has built the world (and an episode can be observed).
     pub fn is_reset(&self) -> bool {
-        self.instrument.is_some()
+        !self.instruments.is_empty()
     }
 
-    /// The arm this env's task drives.
+    /// The (first) arm this env's task drives.
     pub fn instrument_kind(&self) -> InstrumentKind {
         self.config.robot.instrument
     }
 
-    /// Numbers in one action: 5 for the PSM, 4 for the ECM.
+    /// Numbers in one action: 5 per PSM, 4 for the ECM, concatenated in the
+    /// order of the task's instruments.
     pub fn action_dim(&self) -> usize {
-        self.instrument_kind().action_dim()
+        self.config.robot.action_dim()
     }
 
+    /// World pose of the first instrument's base frame.
     pub fn world_from_base(&self) -> &Isometry3<f64> {
         &self.world_from_base
     }
@@ -277,6 +322,11 @@ impl Env {
         self.world = physics.new_world();
 
         let start = self.task.reset(&mut self.world, &mut self.rng);
+        let starts: Vec<StartPose> = std::iter::once(start).chain(self.task.other_starts()).collect();
+        let placements = self.config.robot.instruments();
+        if starts.len() != placements.len() {
+            return Err(Error::Invalid(format!("task `{}` drew {} start poses for its {} instruments", self.task.name(), starts.len(), placements.len())));
+        }
         // Perturbations draw from their own stream, so switching them on
         // leaves the episode's goal and start unchanged.
         self.disturbance = Disturbance::sample(&self.config.perturb, seed);
@@ -284,30 +334,32 @@ impl Env {
         let perturbed = (d.mass != 1.0 || d.stiffness != 1.0 || d.damping != 1.0).then(|| self.description.scaled(d.mass, d.stiffness, d.damping));
         let mut physics = physics.clone();
         physics.gravity_compensation *= d.gravity_compensation;
-        let out_of_reach =
-            |e: IkError| Error::Invalid(format!("start pose {:?} (yaw {:.3}) is out of the instrument's reach: {e}", start.tip.as_slice(), start.yaw));
-        match self.instrument_kind() {
-            InstrumentKind::Psm => {
-                let home: ArmJoints = [0.0, 0.0, 0.12, 0.0, 0.0, 0.0];
-                let arm = self.solve_ik(&start.tip, start.yaw, &home).map_err(out_of_reach)?;
-                let mut q0 = [0.0; DOF];
-                q0[..ARM_DOF].copy_from_slice(&arm);
-                q0[ARM_DOF] = self.jaw_target(0.0);
-                let description = perturbed.as_ref().unwrap_or(&self.description);
-                self.instrument = Some(Instrument::Psm(Psm::build(&mut self.world, description, &physics, self.world_from_base, &q0)));
-                self.targets = q0;
-            }
-            InstrumentKind::Ecm => {
-                let q0 = self.solve_ecm_ik(&start.tip, start.yaw).map_err(out_of_reach)?;
-                let d = &self.disturbance;
-                let description = self.ecm_description.scaled(d.mass, d.stiffness, d.damping);
-                self.instrument = Some(Instrument::Ecm(Ecm::build(&mut self.world, &description, &physics, self.world_from_base, &q0)));
-                self.ecm_targets = q0;
-            }
+        self.instruments.clear();
+        for (slot, ((kind, world_from_base), start)) in placements.into_iter().zip(&starts).enumerate() {
+            let out_of_reach = |e: IkError| {
+                Error::Invalid(format!("start pose {:?} (yaw {:.3}) is out of instrument {}'s reach: {e}", start.tip.as_slice(), start.yaw, slot + 1))
+            };
+            let (body, targets) = match kind {
+                InstrumentKind::Psm => {
+                    let home: ArmJoints = [0.0, 0.0, 0.12, 0.0, 0.0, 0.0];
+                    let arm = self.solve_ik(&world_from_base, &start.tip, start.yaw, &home).map_err(out_of_reach)?;
+                    let mut q0 = [0.0; DOF];
+                    q0[..ARM_DOF].copy_from_slice(&arm);
+                    q0[ARM_DOF] = start.holding.unwrap_or_else(|| self.jaw_target(0.0));
+                    let description = perturbed.as_ref().unwrap_or(&self.description);
+                    (ArmBody::Psm(Psm::build_in_slot(&mut self.world, description, &physics, world_from_base, &q0, slot)), q0.to_vec())
+                }
+                InstrumentKind::Ecm => {
+                    let q0 = self.solve_ecm_ik(&world_from_base, &start.tip, start.yaw).map_err(out_of_reach)?;
+                    let d = &self.disturbance;
+                    let description = self.ecm_description.scaled(d.mass, d.stiffness, d.damping);
+                    (ArmBody::Ecm(Ecm::build_in_slot(&mut self.world, &description, &physics, world_from_base, &q0, slot)), q0.to_vec())
+                }
+            };
+            let grasping = Grasping::new(&physics);
+            self.instruments.push(Instrument { kind, world_from_base, body, targets, tip_command: start.tip, yaw: start.yaw, grasping });
         }
-        self.grasping = Grasping::new(&physics);
-        self.tip_command = start.tip;
-        self.yaw = start.yaw;
+        self.settle(&starts)?;
         let dim = self.action_dim();
         self.previous_action = vec![0.0; dim];
         self.recent_actions = std::iter::repeat_n(vec![0.0; dim], self.config.control.action_history).collect();
@@ -316,6 +368,35 @@ impl Env {
         let state = self.sensed(self.arm_state());
         let observation = self.task.observe(&state);
         Ok(self.with_action_history(observation))
+    }
+
+    /// Runs the task's settling steps before the episode: every instrument
+    /// holds still, and the jaws of a PSM that starts holding close.
+    fn settle(&mut self, starts: &[StartPose]) -> Result<()> {
+        let steps = self.task.settle_steps();
+        if steps == 0 {
+            return Ok(());
+        }
+        let still: Vec<f32> = self
+            .instruments
+            .iter()
+            .zip(starts)
+            .flat_map(|(instrument, start)| {
+                let mut a = vec![0.0; instrument.kind.action_dim()];
+                if instrument.kind == InstrumentKind::Psm && start.holding.is_some() {
+                    a[4] = -1.0;
+                }
+                a
+            })
+            .collect();
+        for _ in 0..steps {
+            let (_, moves) = self.plan_moves(&still, &Vector3::zeros());
+            let (fault, _) = self.run_substeps(&moves);
+            if fault || !self.instruments.iter().all(|i| i.is_finite(&self.world)) {
+                return Err(Error::Invalid(format!("task `{}`: the simulation failed while its starting grasp settled", self.task.name())));
+            }
+        }
+        Ok(())
     }
 
     /// Appends the recent actions (most recent first) to the observation.
@@ -329,27 +410,32 @@ impl Env {
     /// The state as the policy senses it: with observation noise, if any.
     fn sensed(&mut self, mut state: ArmState) -> ArmState {
         let p = &self.config.perturb;
-        if p.obs_noise_mm > 0.0 {
-            let n = standard_normal(&mut self.disturbance.rng, 3);
-            state.tip += Vector3::new(n[0] as f64, n[1] as f64, n[2] as f64) * p.obs_noise_mm * 1e-3;
+        let rng = &mut self.disturbance.rng;
+        let mut others = std::mem::take(&mut state.others);
+        for arm in std::iter::once(&mut state).chain(&mut others) {
+            if p.obs_noise_mm > 0.0 {
+                let n = standard_normal(rng, 3);
+                arm.tip += Vector3::new(n[0] as f64, n[1] as f64, n[2] as f64) * p.obs_noise_mm * 1e-3;
+            }
+            if p.joint_noise > 0.0 {
+                let n = standard_normal(rng, arm.joints.len());
+                arm.joints.iter_mut().zip(n).for_each(|(q, e)| *q += e as f64 * p.joint_noise);
+            }
         }
-        if p.joint_noise > 0.0 {
-            let n = standard_normal(&mut self.disturbance.rng, state.joints.len());
-            state.joints.iter_mut().zip(n).for_each(|(q, e)| *q += e as f64 * p.joint_noise);
-        }
+        state.others = others;
         state
     }
 
-    /// Joint targets for a tip position (world) and yaw, near `seed`.
-    fn solve_ik(&self, tip: &Vector3<f64>, yaw: f64, seed: &ArmJoints) -> Result<ArmJoints, IkError> {
-        let base_tip = self.world_from_base.inverse_transform_point(&(*tip).into());
+    /// PSM joint targets for a tip position (world) and yaw, near `seed`.
+    fn solve_ik(&self, world_from_base: &Isometry3<f64>, tip: &Vector3<f64>, yaw: f64, seed: &ArmJoints) -> Result<ArmJoints, IkError> {
+        let base_tip = world_from_base.inverse_transform_point(&(*tip).into());
         let target = Isometry3::from_parts(Translation3::from(base_tip.coords), tool_down_rotation(yaw));
         self.kinematics.inverse(&target, seed)
     }
 
     /// ECM joint targets for a camera tip position (world) and roll.
-    fn solve_ecm_ik(&self, tip: &Vector3<f64>, roll: f64) -> Result<EcmJoints, IkError> {
-        let base_tip = self.world_from_base.inverse_transform_point(&(*tip).into());
+    fn solve_ecm_ik(&self, world_from_base: &Isometry3<f64>, tip: &Vector3<f64>, roll: f64) -> Result<EcmJoints, IkError> {
+        let base_tip = world_from_base.inverse_transform_point(&(*tip).into());
         let q = self.ecm_kinematics.joints_for_tip(&base_tip.coords, roll);
         if !q.iter().all(|v| v.is_finite()) {
             return Err(IkError::NotFinite);
@@ -363,74 +449,78 @@ impl Env {
         lo + (hi - lo) * (action as f64 + 1.0) / 2.0
     }
 
-    /// The instrument's state as the task sees it.
+    /// The task's view of its instruments and objects: the first
+    /// instrument's state, with the others' in `others`.
     pub fn arm_state(&self) -> ArmState {
-        match self.instrument.as_ref().expect("reset builds the instrument") {
-            Instrument::Psm(psm) => self.psm_state(psm),
-            Instrument::Ecm(ecm) => self.ecm_state(ecm),
+        let mut states = self.instruments.iter().map(|i| self.instrument_state(i));
+        let mut first = states.next().expect("reset builds the instruments");
+        first.others = states.collect();
+        first
+    }
+
+    fn instrument_state(&self, instrument: &Instrument) -> ArmState {
+        match &instrument.body {
+            ArmBody::Psm(psm) => self.psm_state(instrument, psm),
+            ArmBody::Ecm(ecm) => self.ecm_state(instrument, ecm),
         }
     }
 
-    fn psm_state(&self, psm: &Psm) -> ArmState {
+    fn psm_state(&self, instrument: &Instrument, psm: &Psm) -> ArmState {
         let tip = psm.tip_pose(&self.world).translation.vector;
         let body = &self.world.bodies[psm.bodies[ARM_DOF]];
         let tip_velocity = from_vector(body.velocity_at_point(to_vector(&tip)));
         // Tool yaw: the jaw axis x6 is (−cos ψ, −sin ψ, 0) in the base frame.
         let x6 = psm.tip_pose_base(&self.world).rotation * Vector3::x();
         let tip_yaw = (-x6.y).atan2(-x6.x);
-        let objects = self
-            .task
-            .objects()
-            .iter()
-            .map(|&h| {
-                let body = &self.world.bodies[h];
-                ObjectState { pose: from_pose(body.position()), velocity: from_vector(body.linvel()), hold: self.grasping.hold(&self.world, psm, h) }
-            })
-            .collect();
         ArmState {
             tip,
             tip_velocity,
-            yaw: self.yaw,
+            yaw: instrument.yaw,
             tip_yaw,
-            tip_command: self.tip_command,
+            tip_command: instrument.tip_command,
             joints: psm.joint_positions(&self.world).to_vec(),
             joint_velocities: psm.joint_velocities(&self.world).to_vec(),
             camera: None,
-            objects,
+            objects: self.object_states(|h| instrument.grasping.hold(&self.world, psm, h)),
+            others: Vec::new(),
         }
     }
 
-    fn ecm_state(&self, ecm: &Ecm) -> ArmState {
+    fn ecm_state(&self, instrument: &Instrument, ecm: &Ecm) -> ArmState {
         let tip = ecm.tip_pose(&self.world).translation.vector;
         let body = &self.world.bodies[ecm.bodies[ECM_DOF]];
         let tip_velocity = from_vector(body.velocity_at_point(to_vector(&tip)));
         let joints = ecm.joint_positions(&self.world);
-        let objects = self
-            .task
+        ArmState {
+            tip,
+            tip_velocity,
+            yaw: instrument.yaw,
+            tip_yaw: joints[ECM_DOF - 1],
+            tip_command: instrument.tip_command,
+            joints: joints.to_vec(),
+            joint_velocities: ecm.joint_velocities(&self.world).to_vec(),
+            camera: Some(ecm.camera_pose(&self.world)),
+            objects: self.object_states(|_| Default::default()),
+            others: Vec::new(),
+        }
+    }
+
+    /// The task's loose objects, each with the hold `hold` reports.
+    fn object_states(&self, hold: impl Fn(RigidBodyHandle) -> Hold) -> Vec<ObjectState> {
+        self.task
             .objects()
             .iter()
             .map(|&h| {
                 let body = &self.world.bodies[h];
-                ObjectState { pose: from_pose(body.position()), velocity: from_vector(body.linvel()), hold: Default::default() }
+                ObjectState { pose: from_pose(body.position()), velocity: from_vector(body.linvel()), hold: hold(h) }
             })
-            .collect();
-        ArmState {
-            tip,
-            tip_velocity,
-            yaw: self.yaw,
-            tip_yaw: joints[ECM_DOF - 1],
-            tip_command: self.tip_command,
-            joints: joints.to_vec(),
-            joint_velocities: ecm.joint_velocities(&self.world).to_vec(),
-            camera: Some(ecm.camera_pose(&self.world)),
-            objects,
-        }
+            .collect()
     }
 
     /// Advances one control step.
     pub fn step(&mut self, action: &[f32]) -> Result<Step> {
-        let (action, action_clipped) = validate_action(action, self.instrument_kind())?;
-        if self.done || self.instrument.is_none() {
+        let (action, action_clipped) = validate_action(action, &self.config.robot)?;
+        if self.done || self.instruments.is_empty() {
             return Err(Error::Invalid("step called before reset or after the episode ended".into()));
         }
         // Actuation latency: the action applied now is the one chosen k steps ago.
@@ -443,32 +533,15 @@ impl Env {
             queue.push_back(action);
             if queue.len() > latency { queue.pop_front().expect("non-empty") } else { vec![0.0; chosen.len()] }
         };
-        let c = &self.config.control;
         let state = self.arm_state();
-        // Actions move the setpoint, not the measured tip (as the dVRK's
-        // relative moves do): the commanded path is exactly bounded by
-        // max_step_m per step, and servo lag never compounds.
-        let mut tip_target = self.tip_command;
-        for k in 0..3 {
-            tip_target[k] = (tip_target[k] + action[k] as f64 * c.max_step_m).clamp(c.workspace_min[k], c.workspace_max[k]);
-        }
-        // The PSM's wrist yaw, or the ECM's scope roll.
-        let yaw_limit = c.yaw_limit_deg.to_radians();
-        let yaw = (self.yaw + action[3] as f64 * c.max_yaw_step_deg.to_radians()).clamp(-yaw_limit, yaw_limit);
-        // Tremor shakes what reaches the arm, not the setpoint the policy moves.
+        // Tremor shakes what reaches the arms, not the setpoints the policy moves.
         let time = (self.steps + 1) as f64 * self.config.physics.control_period();
         let shaken = self.disturbance.tremor(&self.config.perturb, time);
-        let commanded = Vector3::from_fn(|k, _| (tip_target[k] + shaken[k]).clamp(c.workspace_min[k], c.workspace_max[k]));
-        let (ik_failed, mut physics_fault, collisions) = match self.instrument_kind() {
-            InstrumentKind::Psm => self.drive_psm(&action, tip_target, yaw, &commanded),
-            InstrumentKind::Ecm => self.drive_ecm(tip_target, yaw, &commanded),
-        };
+        let (ik_failed, moves) = self.plan_moves(&action, &shaken);
+        let (mut physics_fault, collisions) = self.run_substeps(&moves);
         self.steps += 1;
 
-        physics_fault |= !match self.instrument.as_ref().expect("checked above") {
-            Instrument::Psm(psm) => psm.is_finite(&self.world),
-            Instrument::Ecm(ecm) => ecm.is_finite(&self.world),
-        };
+        physics_fault |= !self.instruments.iter().all(|i| i.is_finite(&self.world));
         let mut orientation_error_deg = None;
         let objects_finite = self.task.objects().iter().all(|&h| {
             let p = self.world.bodies[h].position();
@@ -499,7 +572,7 @@ impl Env {
         self.previous_action = chosen;
         let success = !physics_fault && self.task.step_success(&observation);
         let ended = !physics_fault && self.task.ended(&true_state);
-        let grasp = true_state.objects.first().map(|o| GraspInfo::new(self.grasping.mode(), o));
+        let grasp = true_state.objects.first().map(|o| GraspInfo::new(self.config.physics.grasp, o));
         let observation = if physics_fault || !self.config.perturb.senses_noisily() {
             observation
         } else {
@@ -530,93 +603,107 @@ impl Env {
         })
     }
 
-    /// Moves the PSM's targets toward the commanded tip, yaw and jaw and runs
-    /// the physics substeps; returns (IK failed, physics fault, collisions).
-    fn drive_psm(&mut self, action: &[f32], tip_target: Vector3<f64>, yaw: f64, commanded: &Vector3<f64>) -> (bool, bool, Collisions) {
+    /// Each instrument's slice of `action` turned into new servo targets:
+    /// its setpoint moves by the action (clipped to the workspace), and
+    /// inverse kinematics solves for the setpoint shaken by `shaken`. Returns
+    /// whether any instrument's IK failed (that one holds its targets).
+    fn plan_moves(&mut self, action: &[f32], shaken: &Vector3<f64>) -> (bool, Vec<Move>) {
         let c = &self.config.control;
-        let previous = self.targets;
-        let mut next = previous;
-        let arm_seed = Psm::arm(&previous);
-        let ik_failed = match self.solve_ik(commanded, yaw, &arm_seed) {
-            Ok(arm) => {
-                next[..ARM_DOF].copy_from_slice(&arm);
-                self.tip_command = tip_target;
-                self.yaw = yaw;
-                false
+        let yaw_limit = c.yaw_limit_deg.to_radians();
+        let mut ik_failed = false;
+        let mut moves = Vec::with_capacity(self.instruments.len());
+        let mut offset = 0;
+        for k in 0..self.instruments.len() {
+            let instrument = &self.instruments[k];
+            let a = &action[offset..offset + instrument.kind.action_dim()];
+            offset += a.len();
+            // Actions move the setpoint, not the measured tip (as the dVRK's
+            // relative moves do): the commanded path is exactly bounded by
+            // max_step_m per step, and servo lag never compounds.
+            let mut tip_target = instrument.tip_command;
+            for k in 0..3 {
+                tip_target[k] = (tip_target[k] + a[k] as f64 * c.max_step_m).clamp(c.workspace_min[k], c.workspace_max[k]);
             }
-            Err(_) => true,
-        };
-        next[ARM_DOF] = self.jaw_target(action[4]);
-        if let Some(speed) = c.max_jaw_speed_deg_s {
-            let most = speed.to_radians() * self.config.physics.control_period();
-            next[ARM_DOF] = previous[ARM_DOF] + (next[ARM_DOF] - previous[ARM_DOF]).clamp(-most, most);
+            // The PSM's wrist yaw, or the ECM's scope roll.
+            let yaw = (instrument.yaw + a[3] as f64 * c.max_yaw_step_deg.to_radians()).clamp(-yaw_limit, yaw_limit);
+            let commanded = Vector3::from_fn(|k, _| (tip_target[k] + shaken[k]).clamp(c.workspace_min[k], c.workspace_max[k]));
+            let previous = instrument.targets.clone();
+            let mut next = previous.clone();
+            let (solved, jaw_closing) = match instrument.kind {
+                InstrumentKind::Psm => {
+                    let solved = self.solve_ik(&instrument.world_from_base, &commanded, yaw, &Psm::arm(&to_array(&previous)));
+                    if let Ok(arm) = &solved {
+                        next[..ARM_DOF].copy_from_slice(arm);
+                    }
+                    next[ARM_DOF] = self.jaw_target(a[4]);
+                    if let Some(speed) = c.max_jaw_speed_deg_s {
+                        let most = speed.to_radians() * self.config.physics.control_period();
+                        next[ARM_DOF] = previous[ARM_DOF] + (next[ARM_DOF] - previous[ARM_DOF]).clamp(-most, most);
+                    }
+                    // SurRoL's sign convention: the lower half of the jaw range closes.
+                    (solved.map(|_| ()), a[4] < 0.0)
+                }
+                InstrumentKind::Ecm => {
+                    let solved = self.solve_ecm_ik(&instrument.world_from_base, &commanded, yaw);
+                    if let Ok(q) = &solved {
+                        next.copy_from_slice(q);
+                    }
+                    (solved.map(|_| ()), false)
+                }
+            };
+            if solved.is_ok() {
+                let instrument = &mut self.instruments[k];
+                instrument.tip_command = tip_target;
+                instrument.yaw = yaw;
+            }
+            ik_failed |= solved.is_err();
+            moves.push(Move { previous, next, jaw_closing });
         }
+        (ik_failed, moves)
+    }
 
-        // The servos follow a linear ramp to the new targets, as the dVRK's
-        // trajectory interpolation does, with its slope as velocity feed-forward.
+    /// Runs one control step's physics substeps, the servos following a
+    /// linear ramp to each move's targets, as the dVRK's trajectory
+    /// interpolation does, with its slope as velocity feed-forward. Returns
+    /// (physics fault, the PSMs' collisions).
+    fn run_substeps(&mut self, moves: &[Move]) -> (bool, Collisions) {
         let substeps = self.config.physics.substeps;
         let period = self.config.physics.control_period();
-        let velocity: Joints = std::array::from_fn(|i| (next[i] - previous[i]) / period);
-        let Some(Instrument::Psm(psm)) = &self.instrument else { unreachable!("a PSM task builds the PSM") };
+        let velocities: Vec<Vec<f64>> = moves.iter().map(|m| m.next.iter().zip(&m.previous).map(|(n, p)| (n - p) / period).collect()).collect();
         let mut physics_fault = false;
         let mut collisions = Collisions::default();
         let contacts = self.config.physics.arm_contacts;
-        // SurRoL's sign convention: the lower half of the jaw range closes.
-        let jaw_closing = action[4] < 0.0;
-        self.grasping.begin_step();
+        let (world, task) = (&mut self.world, &self.task);
+        for instrument in &mut self.instruments {
+            instrument.grasping.begin_step();
+        }
         for s in 1..=substeps {
             let f = s as f64 / substeps as f64;
-            let ramp: Joints = std::array::from_fn(|i| previous[i] + (next[i] - previous[i]) * f);
-            psm.set_targets(&mut self.world, &ramp, &velocity);
-            self.world.step();
+            for ((instrument, m), velocity) in self.instruments.iter().zip(moves).zip(&velocities) {
+                let ramp: Vec<f64> = m.previous.iter().zip(&m.next).map(|(p, n)| p + (n - p) * f).collect();
+                instrument.set_targets(world, &ramp, velocity);
+            }
+            world.step();
             // rapier quarantines bodies whose state went non-finite.
-            if !self.world.quarantine().is_empty() {
+            if !world.quarantine().is_empty() {
                 physics_fault = true;
                 break;
             }
-            if contacts {
-                collisions = collisions.max(instrument_collisions(&self.world, psm));
+            let mut step_collisions = Collisions::default();
+            for (instrument, m) in self.instruments.iter_mut().zip(moves) {
+                let ArmBody::Psm(psm) = &instrument.body else { continue };
+                if contacts {
+                    step_collisions = step_collisions.and(instrument_collisions(world, psm));
+                }
+                instrument.grasping.accumulate(world, psm, task.objects());
+                instrument.grasping.update(world, psm, task.objects(), m.jaw_closing, |world, o| task.may_weld(world, o));
             }
-            let task = &self.task;
-            self.grasping.accumulate(&self.world, psm, task.objects());
-            self.grasping.update(&mut self.world, psm, task.objects(), jaw_closing, |world, o| task.may_weld(world, o));
+            collisions = collisions.max(step_collisions);
         }
-        self.targets = next;
-        (ik_failed, physics_fault, collisions)
-    }
-
-    /// Moves the ECM's targets toward the commanded camera tip and roll and
-    /// runs the physics substeps; returns (IK failed, physics fault,
-    /// collisions). The camera tasks have no contacts to count.
-    fn drive_ecm(&mut self, tip_target: Vector3<f64>, roll: f64, commanded: &Vector3<f64>) -> (bool, bool, Collisions) {
-        let previous = self.ecm_targets;
-        let mut next = previous;
-        let ik_failed = match self.solve_ecm_ik(commanded, roll) {
-            Ok(q) => {
-                next = q;
-                self.tip_command = tip_target;
-                self.yaw = roll;
-                false
-            }
-            Err(_) => true,
-        };
-        let substeps = self.config.physics.substeps;
-        let period = self.config.physics.control_period();
-        let velocity: EcmJoints = std::array::from_fn(|i| (next[i] - previous[i]) / period);
-        let Some(Instrument::Ecm(ecm)) = &self.instrument else { unreachable!("a camera task builds the ECM") };
-        let mut physics_fault = false;
-        for s in 1..=substeps {
-            let f = s as f64 / substeps as f64;
-            let ramp: EcmJoints = std::array::from_fn(|i| previous[i] + (next[i] - previous[i]) * f);
-            ecm.set_targets(&mut self.world, &ramp, &velocity);
-            self.world.step();
-            if !self.world.quarantine().is_empty() {
-                physics_fault = true;
-                break;
-            }
+        for (instrument, m) in self.instruments.iter_mut().zip(moves) {
+            instrument.targets.clone_from(&m.next);
         }
-        self.ecm_targets = next;
-        (ik_failed, physics_fault, Collisions::default())
+        (physics_fault, collisions)
     }
 
     /// One physics substep with the servo targets unchanged (benchmarks).
@@ -762,14 +849,14 @@ impl VecEnv {
     /// other's slowest part. `work` does not run if an action is refused.
     pub fn step_alongside<R: Send>(&mut self, actions: &[f32], work: impl FnOnce() -> R + Send) -> Result<(VecStep, R)> {
         let n = self.envs.len();
-        let kind = self.envs[0].instrument_kind();
-        let dim = kind.action_dim();
+        let robot = &self.envs[0].config().robot;
+        let dim = robot.action_dim();
         if actions.len() != n * dim {
             return Err(Error::InvalidAction(format!("expected {} numbers ({n} envs × {dim}), got {}", n * dim, actions.len())));
         }
         // Check every action before touching any env, so a bad one loses nothing.
         for (i, a) in actions.chunks(dim).enumerate() {
-            validate_action(a, kind).map_err(|e| Error::InvalidAction(format!("env {i}: {e}")))?;
+            validate_action(a, robot).map_err(|e| Error::InvalidAction(format!("env {i}: {e}")))?;
         }
         let (seed, autoreset) = (self.seed, self.autoreset);
         let envs = &mut self.envs;

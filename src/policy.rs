@@ -118,7 +118,7 @@ impl Manifest {
             task_config: task.clone(),
             observation_dim,
             goal_dim,
-            action_dim: task.robot.instrument.action_dim(),
+            action_dim: task.robot.action_dim(),
             // `save` writes the kind of the actor it is given.
             network: NetworkSpec { kind: String::new(), hidden },
             normalizer,

@@ -70,7 +70,7 @@ pub struct BenchEnvReport {
 pub fn measure_env(config: &TaskConfig, driver: EnvDriver, threads: usize, envs: usize, seconds: f64) -> Result<BenchEnvReport> {
     let seconds = seconds.max(0.1);
     let mut rng = rng_from_seed(1);
-    let action_dim = config.robot.instrument.action_dim();
+    let action_dim = config.robot.action_dim();
     let random_actions = |rng: &mut crate::rng::Rng, n: usize| -> Vec<f32> { (0..n * action_dim).map(|_| rng.random_range(-1.0f32..=1.0)).collect() };
 
     // One env on this thread, resets included.

@@ -82,7 +82,7 @@ impl Demonstrations {
             task_config: task_config.clone(),
             observation_dim,
             goal_dim,
-            action_dim: task_config.robot.instrument.action_dim(),
+            action_dim: task_config.robot.action_dim(),
             episodes_tried: None,
             episodes: Vec::new(),
         }
@@ -112,7 +112,7 @@ impl Demonstrations {
         for (field, file, want) in [
             ("observation_dim", self.observation_dim, obs_dim),
             ("goal_dim", self.goal_dim, goal_dim),
-            ("action_dim", self.action_dim, task.robot.instrument.action_dim()),
+            ("action_dim", self.action_dim, task.robot.action_dim()),
         ] {
             if file != want {
                 return bad(field, file.to_string(), want.to_string());
@@ -156,11 +156,7 @@ impl Demonstrations {
         DemoSummary {
             task: self.task.clone(),
             // The camera tasks hold nothing.
-            grasp: if self.task_config.robot.instrument == crate::task::InstrumentKind::Ecm {
-                "none".into()
-            } else {
-                self.task_config.physics.grasp.to_string()
-            },
+            grasp: if !self.task_config.robot.has_psm() { "none".into() } else { self.task_config.physics.grasp.to_string() },
             source: self.source.clone(),
             episodes: n,
             episodes_tried: self.episodes_tried,
@@ -197,9 +193,9 @@ impl Demonstrations {
             return Err(bad(format!("format_version {version:?} is not {DEMOS_FORMAT_VERSION}")));
         }
         let demos: Self = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
-        let instrument = demos.task_config.robot.instrument;
-        if demos.action_dim != instrument.action_dim() {
-            return Err(bad(format!("field `action_dim` is {}, the instrument ({instrument:?}) takes {}", demos.action_dim, instrument.action_dim())));
+        let robot = &demos.task_config.robot;
+        if demos.action_dim != robot.action_dim() {
+            return Err(bad(format!("field `action_dim` is {}, the instruments ({}) take {}", demos.action_dim, robot.action_names(), robot.action_dim())));
         }
         for (i, ep) in demos.episodes.iter().enumerate() {
             for (t, s) in ep.steps.iter().enumerate() {
@@ -243,7 +239,7 @@ pub fn load_for_training(paths: &[std::path::PathBuf], task: &TaskConfig) -> cra
     if episodes.is_empty() {
         return Err(crate::Error::Invalid(format!("{}: no successful demonstration episode to learn from", files.join(", "))));
     }
-    let buffer = crate::rl::her::DemoBuffer::new(obs_dim, goal_dim, task.robot.instrument.action_dim(), episodes)?;
+    let buffer = crate::rl::her::DemoBuffer::new(obs_dim, goal_dim, task.robot.action_dim(), episodes)?;
     let mut report = format!("demonstrations: {} episodes, {} transitions, from {}", buffer.episodes().len(), buffer.len(), files.join(", "));
     if failed > 0 {
         report += &format!("; {failed} unsuccessful episode(s) left out");

@@ -357,7 +357,7 @@ impl SacHer {
     pub fn new(config: SacHerConfig, task: &TaskConfig, obs_dim: usize, goal_dim: usize, seed: u64) -> Self {
         let device = Device::flex().autodiff();
         let input = obs_dim + goal_dim;
-        let action_dim = task.robot.instrument.action_dim();
+        let action_dim = task.robot.action_dim();
         let mut rng = stream(seed, 0, 0);
         let actor = init_parameters(Actor::new(input, action_dim, config.hidden, &device), &mut rng);
         let critic = init_parameters(TwinCritic::new(input, action_dim, config.hidden, &device), &mut rng);

@@ -14,7 +14,7 @@ use super::convert::from_pose;
 use super::description::{EcmDescription, LinkShape, Servo};
 use super::kinematics::{DhChain, IkError};
 use super::physics::PhysicsConfig;
-use super::psm::{ARM_GROUP, SCENE_GROUP};
+use super::psm::instrument_groups;
 
 /// The ECM's joints: yaw, pitch, insertion, roll.
 pub const ECM_DOF: usize = 4;
@@ -79,9 +79,21 @@ impl Ecm {
     /// Adds the ECM to `world` at joint configuration `q0`, placed by
     /// `world_from_base`. Its links touch the scene when `physics.arm_contacts`.
     pub fn build(world: &mut PhysicsWorld, desc: &EcmDescription, physics: &PhysicsConfig, world_from_base: Isometry3<f64>, q0: &EcmJoints) -> Self {
+        Self::build_in_slot(world, desc, physics, world_from_base, q0, 0)
+    }
+
+    /// [`Self::build`] for instrument `slot` of an env with several (see [`instrument_groups`]).
+    pub fn build_in_slot(
+        world: &mut PhysicsWorld,
+        desc: &EcmDescription,
+        physics: &PhysicsConfig,
+        world_from_base: Isometry3<f64>,
+        q0: &EcmJoints,
+        slot: usize,
+    ) -> Self {
         let kinematics = EcmKinematics::new(desc);
         let gravity = physics.gravity * physics.gravity_compensation;
-        let groups = if physics.arm_contacts { InteractionGroups::new(ARM_GROUP, SCENE_GROUP, InteractionTestMode::And) } else { InteractionGroups::none() };
+        let groups = instrument_groups(slot, physics.arm_contacts);
         let specs: Vec<LinkSpec> = desc
             .joints
             .iter()

@@ -69,6 +69,11 @@ pub struct Collisions {
 }
 
 impl Collisions {
+    /// Two instruments' readings in one substep together.
+    pub fn and(self, other: Collisions) -> Collisions {
+        Collisions { pairs: self.pairs + other.pairs, peak_force_n: self.peak_force_n.max(other.peak_force_n) }
+    }
+
     /// The worse of two readings (over the substeps of one control step).
     pub fn max(self, other: Collisions) -> Collisions {
         Collisions { pairs: self.pairs.max(other.pairs), peak_force_n: self.peak_force_n.max(other.peak_force_n) }

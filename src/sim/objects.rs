@@ -15,7 +15,7 @@ use rapier3d::na::{Isometry3, Point3, Vector3};
 use rapier3d::prelude::*;
 
 use super::convert::{to_pose, to_vector};
-use super::psm::{ARM_GROUP, SCENE_GROUP};
+use super::psm::{ALL_INSTRUMENTS, SCENE_GROUP};
 use super::scene::ObjectMaterial;
 
 /// A block's walls: they touch the scene (pegs, other blocks) but not the instrument.
@@ -25,7 +25,7 @@ fn body_groups() -> InteractionGroups {
 
 /// An object's spheres: touched by the instrument and the scene.
 fn sphere_groups() -> InteractionGroups {
-    InteractionGroups::new(SCENE_GROUP, ARM_GROUP | SCENE_GROUP, InteractionTestMode::And)
+    InteractionGroups::new(SCENE_GROUP, ALL_INSTRUMENTS | SCENE_GROUP, InteractionTestMode::And)
 }
 
 /// Adds a row of massless spheres of `radius` from `a` to `b` (body frame),

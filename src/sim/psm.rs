@@ -20,10 +20,26 @@ pub const DOF: usize = ARM_DOF + 1;
 /// Joint positions or targets of the whole instrument: the six arm joints, then the jaw.
 pub type Joints = [f64; DOF];
 
-/// Collision group of the instrument's links.
+/// Collision group of the (first) instrument's links.
 pub const ARM_GROUP: Group = Group::GROUP_1;
 /// Collision group of scene objects (tray, needle, ...).
 pub const SCENE_GROUP: Group = Group::GROUP_2;
+/// One collision group per instrument of an env, in the order of its
+/// instruments: an instrument's links touch the scene and the other
+/// instruments, never each other (joined links overlap at their hinges).
+pub const INSTRUMENT_GROUPS: [Group; 3] = [ARM_GROUP, Group::GROUP_3, Group::GROUP_4];
+/// Every instrument's group: what the scene's colliders touch.
+pub const ALL_INSTRUMENTS: Group = ARM_GROUP.union(Group::GROUP_3).union(Group::GROUP_4);
+
+/// Collision groups of the links of instrument `slot` (its index among the
+/// env's instruments) when `arm_contacts` is on: the scene and the other instruments.
+pub fn instrument_groups(slot: usize, arm_contacts: bool) -> InteractionGroups {
+    if !arm_contacts {
+        return InteractionGroups::none();
+    }
+    let own = INSTRUMENT_GROUPS[slot];
+    InteractionGroups::new(own, SCENE_GROUP | ALL_INSTRUMENTS.difference(own), InteractionTestMode::And)
+}
 
 /// Number of simulated joints: the six arm joints and the two jaw blades.
 pub const SIM_JOINTS: usize = ARM_DOF + 2;
@@ -50,11 +66,23 @@ pub struct Psm {
 }
 
 impl Psm {
-    /// Adds the instrument to `world`, at joint configuration `q0`.
+    /// Adds the instrument to `world`, at joint configuration `q0`, as an env's only (or first) instrument.
     pub fn build(world: &mut PhysicsWorld, desc: &RobotDescription, physics: &PhysicsConfig, world_from_base: Isometry3<f64>, q0: &Joints) -> Self {
+        Self::build_in_slot(world, desc, physics, world_from_base, q0, 0)
+    }
+
+    /// [`Self::build`] for instrument `slot` of an env with several (see [`instrument_groups`]).
+    pub fn build_in_slot(
+        world: &mut PhysicsWorld,
+        desc: &RobotDescription,
+        physics: &PhysicsConfig,
+        world_from_base: Isometry3<f64>,
+        q0: &Joints,
+        slot: usize,
+    ) -> Self {
         let kinematics = PsmKinematics::new(desc);
         let gravity = physics.gravity * physics.gravity_compensation;
-        let groups = if physics.arm_contacts { InteractionGroups::new(ARM_GROUP, SCENE_GROUP, InteractionTestMode::And) } else { InteractionGroups::none() };
+        let groups = instrument_groups(slot, physics.arm_contacts);
         let mut specs: Vec<LinkSpec> = (0..ARM_DOF)
             .map(|i| {
                 let j = &desc.joints[i];

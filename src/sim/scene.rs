@@ -4,7 +4,7 @@ use rapier3d::na::{Isometry3, Point3, Vector3};
 use rapier3d::prelude::*;
 
 use super::convert::{to_pose, to_vector};
-use super::psm::{ARM_GROUP, SCENE_GROUP};
+use super::psm::{ALL_INSTRUMENTS, SCENE_GROUP};
 
 /// A curved suture needle: an arc of a circle lying flat, made of capsules.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -33,7 +33,7 @@ impl NeedleShape {
 }
 
 fn scene_groups() -> InteractionGroups {
-    InteractionGroups::new(SCENE_GROUP, ARM_GROUP | SCENE_GROUP, InteractionTestMode::And)
+    InteractionGroups::new(SCENE_GROUP, ALL_INSTRUMENTS | SCENE_GROUP, InteractionTestMode::And)
 }
 
 /// Adds a fixed box (world pose of its centre, half extents).

@@ -167,7 +167,7 @@ impl Task for EcmActiveTrack {
         let rcm = Vector3::from(self.config.robot.rcm);
         let tip = rcm + (self.target - rcm).normalize() * distance;
         let y = self.config.start.yaw_deg.to_radians();
-        StartPose { tip, yaw: if y > 0.0 { rng.random_range(-y..y) } else { 0.0 } }
+        StartPose { tip, yaw: if y > 0.0 { rng.random_range(-y..y) } else { 0.0 }, holding: None }
     }
 
     fn observation_dim(&self) -> usize {

@@ -222,7 +222,7 @@ impl Task for GestureTrace {
         self.path = self.sample_path(rng);
         (self.steps, self.sum_sq_m2, self.max_m, self.tracked) = (0, 0.0, 0.0, 0);
         // The tip starts on the path's first point: the gesture starts there.
-        StartPose { tip: self.path.points[0], yaw: 0.0 }
+        StartPose { tip: self.path.points[0], yaw: 0.0, holding: None }
     }
 
     fn observation_dim(&self) -> usize {

@@ -226,21 +226,70 @@ pub struct RobotPlacement {
     /// forward over it.
     #[serde(default, skip_serializing_if = "is_zero_f64")]
     pub yaw_deg: f64,
+    /// The task's other instruments (a second PSM, the ECM), in action order
+    /// after this one; none by default.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub others: Vec<InstrumentPlacement>,
 }
 
 fn is_zero_f64(v: &f64) -> bool {
     *v == 0.0
 }
 
+/// Another instrument of a multi-instrument task (`[[robot.others]]`),
+/// placed by its own base pose.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstrumentPlacement {
+    pub instrument: InstrumentKind,
+    /// World position of its RCM.
+    pub rcm: [f64; 3],
+    /// Its base frame's turn about the vertical (degrees).
+    #[serde(default, skip_serializing_if = "is_zero_f64")]
+    pub yaw_deg: f64,
+}
+
+/// World pose of a base frame at `rcm`: z up (world Y), turned by `yaw_deg` about it.
+fn base_pose(rcm: [f64; 3], yaw_deg: f64) -> Isometry3<f64> {
+    let [x, y, z] = rcm;
+    let mut rotation = rapier3d::na::UnitQuaternion::from_axis_angle(&Vector3::x_axis(), -std::f64::consts::FRAC_PI_2);
+    if yaw_deg != 0.0 {
+        rotation *= rapier3d::na::UnitQuaternion::from_axis_angle(&Vector3::z_axis(), yaw_deg.to_radians());
+    }
+    Isometry3::from_parts(rapier3d::na::Translation3::new(x, y, z), rotation)
+}
+
 impl RobotPlacement {
-    /// World pose of the robot's base frame: origin at the RCM, z up (world Y), turned by `yaw_deg`.
+    /// World pose of the (first) robot's base frame: origin at the RCM, z up (world Y), turned by `yaw_deg`.
     pub fn world_from_base(&self) -> Isometry3<f64> {
-        let [x, y, z] = self.rcm;
-        let mut rotation = rapier3d::na::UnitQuaternion::from_axis_angle(&Vector3::x_axis(), -std::f64::consts::FRAC_PI_2);
-        if self.yaw_deg != 0.0 {
-            rotation *= rapier3d::na::UnitQuaternion::from_axis_angle(&Vector3::z_axis(), self.yaw_deg.to_radians());
+        base_pose(self.rcm, self.yaw_deg)
+    }
+
+    /// Every instrument of the task, in action order: this table's, then `others`.
+    pub fn instruments(&self) -> Vec<(InstrumentKind, Isometry3<f64>)> {
+        std::iter::once((self.instrument, self.world_from_base())).chain(self.others.iter().map(|o| (o.instrument, base_pose(o.rcm, o.yaw_deg)))).collect()
+    }
+
+    fn kinds(&self) -> impl Iterator<Item = InstrumentKind> + '_ {
+        std::iter::once(self.instrument).chain(self.others.iter().map(|o| o.instrument))
+    }
+
+    /// Numbers in one action: each instrument's, concatenated in order.
+    pub fn action_dim(&self) -> usize {
+        self.kinds().map(InstrumentKind::action_dim).sum()
+    }
+
+    /// What the action's numbers mean, instrument by instrument.
+    pub fn action_names(&self) -> String {
+        if self.others.is_empty() {
+            return self.instrument.action_names().to_string();
         }
-        Isometry3::from_parts(rapier3d::na::Translation3::new(x, y, z), rotation)
+        self.kinds().enumerate().map(|(k, kind)| format!("instrument {} ({kind:?}): {}", k + 1, kind.action_names())).collect::<Vec<_>>().join("; ")
+    }
+
+    /// Whether any instrument is a PSM (that can hold objects).
+    pub fn has_psm(&self) -> bool {
+        self.kinds().any(|k| k == InstrumentKind::Psm)
     }
 }
 
@@ -260,7 +309,7 @@ impl StartConfig {
         let tip = Vector3::from_fn(|k, _| if self.tip_min[k] < self.tip_max[k] { rng.random_range(self.tip_min[k]..self.tip_max[k]) } else { self.tip_min[k] });
         let y = self.yaw_deg.to_radians();
         let yaw = if y > 0.0 { rng.random_range(-y..y) } else { 0.0 };
-        StartPose { tip, yaw }
+        StartPose { tip, yaw, holding: None }
     }
 }
 
@@ -350,6 +399,15 @@ impl TaskConfig {
         }
         if !self.robot.yaw_deg.is_finite() {
             return bad(format!("robot.yaw_deg = {} must be finite", self.robot.yaw_deg));
+        }
+        let most = crate::sim::psm::INSTRUMENT_GROUPS.len() - 1;
+        if self.robot.others.len() > most {
+            return bad(format!("robot.others lists {} instruments; an env holds at most {most} besides the first", self.robot.others.len()));
+        }
+        for (i, o) in self.robot.others.iter().enumerate() {
+            if !(o.rcm.iter().all(|v| v.is_finite()) && o.yaw_deg.is_finite()) {
+                return bad(format!("robot.others[{i}]: rcm = {:?} and yaw_deg = {} must be finite", o.rcm, o.yaw_deg));
+            }
         }
         self.build_task_checked(origin).map(|_| ())
     }
@@ -480,8 +538,12 @@ pub struct ArmState {
     /// The ECM's camera frame (world; z along the view, x right and y down
     /// in the image); `None` for the PSM.
     pub camera: Option<Isometry3<f64>>,
-    /// The task's loose objects (`Task::objects`), in the same order.
+    /// The task's loose objects (`Task::objects`), in the same order; each
+    /// `hold` says how this instrument's jaws hold it.
     pub objects: Vec<ObjectState>,
+    /// The task's other instruments, in action order after this one (empty
+    /// for single-instrument tasks); their `others` are empty.
+    pub others: Vec<ArmState>,
 }
 
 /// A loose object as the task sees it (world frame).
@@ -506,10 +568,15 @@ pub struct TrackingMetrics {
 }
 
 /// Where the tip starts an episode.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct StartPose {
     pub tip: Vector3<f64>,
     pub yaw: f64,
+    /// A PSM that starts holding an object: its jaw starts at this opening
+    /// (rad), on the object, and the env closes it until the grasp holds
+    /// before the episode starts (`Task::settle_steps`). `None`: the jaw
+    /// starts half open.
+    pub holding: Option<f64>,
 }
 
 /// A goal-conditioned observation (all f32, world frame, metres and radians).
@@ -555,6 +622,16 @@ pub trait Task: Send + Sync {
     fn tip_error(&self, state: &ArmState) -> f64;
     /// The scripted expert's action.
     fn oracle_action(&self, state: &ArmState) -> Vec<f32>;
+    /// Where the other instruments (`robot.others`) start, drawn by `reset`.
+    fn other_starts(&self) -> Vec<StartPose> {
+        Vec::new()
+    }
+    /// Control steps the env runs after building the instruments, holding
+    /// still, before the episode starts: a PSM that starts `holding` closes
+    /// its jaw during them.
+    fn settle_steps(&self) -> usize {
+        0
+    }
     /// Loose bodies the jaws may grasp, made by `reset`; the env reports
     /// their state to the task in `ArmState::objects`.
     fn objects(&self) -> &[RigidBodyHandle] {

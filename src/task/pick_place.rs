@@ -35,7 +35,7 @@ use rapier3d::na::{Isometry3, Vector3};
 use rapier3d::prelude::{PhysicsWorld, RigidBodyHandle};
 
 use super::pose_reach::wrap_half_turn;
-use super::{ArmState, EpisodeConfig, Observation, StartPose, Task, TaskConfig, point_goal_reached, point_goal_reward};
+use super::{ArmState, ControlConfig, EpisodeConfig, Observation, StartPose, Task, TaskConfig, point_goal_reached, point_goal_reward};
 use crate::error::{Error, Result};
 use crate::rng::{Rng, standard_normal};
 use crate::sim::convert::from_pose;
@@ -142,7 +142,7 @@ impl<S: PickScene> PickPlace<S> {
 /// The wrist turn from `yaw` that puts the jaw plane across an edge of
 /// heading `heading` (ψ = heading + 90°, modulo the jaws' half-turn
 /// symmetry): the shorter way, unless that passes `limit`, then the other.
-fn yaw_to_grip(yaw: f64, heading: f64, limit: f64) -> f64 {
+pub fn yaw_to_grip(yaw: f64, heading: f64, limit: f64) -> f64 {
     let mut target = yaw + wrap_half_turn(heading + std::f64::consts::FRAC_PI_2 - yaw);
     if target.abs() > limit {
         target -= std::f64::consts::PI * target.signum();
@@ -251,9 +251,6 @@ impl<S: PickScene> Task for PickPlace<S> {
         // The tip (hinge) position at which the jaws' grasp point sits on the grip point.
         let grasp_tip = grip.point + Vector3::new(0.0, self.scene.grasp_depth_m(), 0.0);
 
-        let yaw_error = yaw_to_grip(state.yaw, grip.heading, c.yaw_limit_deg.to_radians());
-        let yaw_action = (yaw_error / c.max_yaw_step_deg.to_radians()).clamp(-1.0, 1.0);
-
         // The jaw has closed on the object (not still swinging shut).
         let settled = state.joints[6] < self.scene.closed_jaw_deg().to_radians() && state.joint_velocities[6].abs() < 1.0;
         let held = object.hold.welded || object.hold.grasped;
@@ -293,25 +290,43 @@ impl<S: PickScene> Task for PickPlace<S> {
             // Let the jaw finish closing before lifting.
             (state.tip_command, jaw_closed, 0.0)
         } else {
-            let horizontal = Vector3::new(grasp_tip.x - state.tip_command.x, 0.0, grasp_tip.z - state.tip_command.z).norm();
-            let above = grasp_tip + Vector3::new(0.0, APPROACH_CLEARANCE_M, 0.0);
-            if horizontal > 0.0015 || yaw_error.abs() > 3f64.to_radians() {
-                // Go above the grasp (up first if low, so the blades never sweep the object).
-                let low = state.tip_command.y < above.y - 0.003;
-                let target = if low { Vector3::new(state.tip_command.x, above.y, state.tip_command.z) } else { above };
-                (target, jaw_open, yaw_action)
-            } else if state.tip_command.y > grasp_tip.y + 0.0005 {
-                // Down onto it, open.
-                (grasp_tip, jaw_open, yaw_action)
-            } else {
-                // Close on it.
-                (grasp_tip, jaw_closed, yaw_action)
-            }
+            approach(state, &grip, self.scene.grasp_depth_m(), c)
         };
-        let delta = (target - state.tip_command) / c.max_step_m;
-        let v = delta / delta.amax().max(1.0);
-        vec![v.x as f32, v.y as f32, v.z as f32, yaw as f32, jaw as f32]
+        oracle_action_to(state, c, &target, jaw, yaw)
     }
+}
+
+/// The oracle's way onto a grip with an open jaw: above the grip point with
+/// the jaw plane across it, then down, then close. Returns the tip target,
+/// the jaw action and the yaw action.
+pub fn approach(state: &ArmState, grip: &Grip, grasp_depth_m: f64, c: &ControlConfig) -> (Vector3<f64>, f64, f64) {
+    let (jaw_closed, jaw_open) = (-1.0, 1.0);
+    // The tip (hinge) position at which the jaws' grasp point sits on the grip point.
+    let grasp_tip = grip.point + Vector3::new(0.0, grasp_depth_m, 0.0);
+    let yaw_error = yaw_to_grip(state.yaw, grip.heading, c.yaw_limit_deg.to_radians());
+    let yaw_action = (yaw_error / c.max_yaw_step_deg.to_radians()).clamp(-1.0, 1.0);
+    let horizontal = Vector3::new(grasp_tip.x - state.tip_command.x, 0.0, grasp_tip.z - state.tip_command.z).norm();
+    let above = grasp_tip + Vector3::new(0.0, APPROACH_CLEARANCE_M, 0.0);
+    if horizontal > 0.0015 || yaw_error.abs() > 3f64.to_radians() {
+        // Go above the grasp (up first if low, so the blades never sweep the object).
+        let low = state.tip_command.y < above.y - 0.003;
+        let target = if low { Vector3::new(state.tip_command.x, above.y, state.tip_command.z) } else { above };
+        (target, jaw_open, yaw_action)
+    } else if state.tip_command.y > grasp_tip.y + 0.0005 {
+        // Down onto it, open.
+        (grasp_tip, jaw_open, yaw_action)
+    } else {
+        // Close on it.
+        (grasp_tip, jaw_closed, yaw_action)
+    }
+}
+
+/// A PSM action that moves the tip command toward `target` as far as one
+/// step allows, with the given yaw and jaw actions.
+pub fn oracle_action_to(state: &ArmState, c: &ControlConfig, target: &Vector3<f64>, jaw: f64, yaw: f64) -> Vec<f32> {
+    let delta = (target - state.tip_command) / c.max_step_m;
+    let v = delta / delta.amax().max(1.0);
+    vec![v.x as f32, v.y as f32, v.z as f32, yaw as f32, jaw as f32]
 }
 
 /// Lays the tray (its top surface is the world's y = 0 plane) and the soft
