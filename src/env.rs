@@ -371,7 +371,8 @@ impl Env {
     }
 
     /// Runs the task's settling steps before the episode: every instrument
-    /// holds still, and the jaws of a PSM that starts holding close.
+    /// holds still, the jaws of a PSM that starts holding close, and the
+    /// objects are held in place until the end.
     fn settle(&mut self, starts: &[StartPose]) -> Result<()> {
         let steps = self.task.settle_steps();
         if steps == 0 {
@@ -389,12 +390,22 @@ impl Env {
                 a
             })
             .collect();
+        // The objects stay where the task put them while the jaws close:
+        // a light needle would otherwise fall out of blades still closing.
+        let objects = self.task.objects().to_vec();
+        for &h in &objects {
+            self.world.bodies[h].set_body_type(RigidBodyType::KinematicPositionBased, true);
+        }
         for _ in 0..steps {
             let (_, moves) = self.plan_moves(&still, &Vector3::zeros());
             let (fault, _) = self.run_substeps(&moves);
             if fault || !self.instruments.iter().all(|i| i.is_finite(&self.world)) {
                 return Err(Error::Invalid(format!("task `{}`: the simulation failed while its starting grasp settled", self.task.name())));
             }
+        }
+        // Released: from here on only the grip holds them.
+        for &h in &objects {
+            self.world.bodies[h].set_body_type(RigidBodyType::Dynamic, true);
         }
         Ok(())
     }

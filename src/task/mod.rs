@@ -11,6 +11,7 @@ pub mod gauze_retrieve;
 pub mod gesture_trace;
 pub mod needle_pick;
 pub mod needle_reach;
+pub mod needle_regrasp;
 pub mod peg_transfer;
 pub mod perturb;
 pub mod pick_place;
@@ -93,6 +94,13 @@ pub const TASKS: &[TaskInfo] = &[
         orientation_label: "jaw angle error",
         default_config: include_str!("../../assets/tasks/peg-transfer.toml"),
         build: |c| boxed(peg_transfer::build(c)),
+    },
+    TaskInfo {
+        name: "needle-regrasp",
+        summary: "two PSMs: PSM2 takes the needle PSM1 holds, PSM1 lets go, and the handover point reaches a goal within 5 mm (SurRoL NeedleRegrasp)",
+        orientation_label: "jaw angle error",
+        default_config: include_str!("../../assets/tasks/needle-regrasp.toml"),
+        build: |c| boxed(needle_regrasp::NeedleRegrasp::new(c)),
     },
     TaskInfo {
         name: "ecm-reach",

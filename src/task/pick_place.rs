@@ -290,16 +290,21 @@ impl<S: PickScene> Task for PickPlace<S> {
             // Let the jaw finish closing before lifting.
             (state.tip_command, jaw_closed, 0.0)
         } else {
-            approach(state, &grip, self.scene.grasp_depth_m(), c)
+            approach(state, &grip, self.scene.grasp_depth_m(), APPROACH_TOLERANCE_M, c)
         };
         oracle_action_to(state, c, &target, jaw, yaw)
     }
 }
 
+/// How far (m) the oracle's tip command may lie sideways from above a loose
+/// object's grasp before it comes down: the closing blades centre a loose
+/// object between them.
+const APPROACH_TOLERANCE_M: f64 = 0.0015;
+
 /// The oracle's way onto a grip with an open jaw: above the grip point with
-/// the jaw plane across it, then down, then close. Returns the tip target,
-/// the jaw action and the yaw action.
-pub fn approach(state: &ArmState, grip: &Grip, grasp_depth_m: f64, c: &ControlConfig) -> (Vector3<f64>, f64, f64) {
+/// the jaw plane across it (within `tolerance_m` sideways), then down, then
+/// close. Returns the tip target, the jaw action and the yaw action.
+pub fn approach(state: &ArmState, grip: &Grip, grasp_depth_m: f64, tolerance_m: f64, c: &ControlConfig) -> (Vector3<f64>, f64, f64) {
     let (jaw_closed, jaw_open) = (-1.0, 1.0);
     // The tip (hinge) position at which the jaws' grasp point sits on the grip point.
     let grasp_tip = grip.point + Vector3::new(0.0, grasp_depth_m, 0.0);
@@ -307,7 +312,7 @@ pub fn approach(state: &ArmState, grip: &Grip, grasp_depth_m: f64, c: &ControlCo
     let yaw_action = (yaw_error / c.max_yaw_step_deg.to_radians()).clamp(-1.0, 1.0);
     let horizontal = Vector3::new(grasp_tip.x - state.tip_command.x, 0.0, grasp_tip.z - state.tip_command.z).norm();
     let above = grasp_tip + Vector3::new(0.0, APPROACH_CLEARANCE_M, 0.0);
-    if horizontal > 0.0015 || yaw_error.abs() > 3f64.to_radians() {
+    if horizontal > tolerance_m || yaw_error.abs() > 3f64.to_radians() {
         // Go above the grasp (up first if low, so the blades never sweep the object).
         let low = state.tip_command.y < above.y - 0.003;
         let target = if low { Vector3::new(state.tip_command.x, above.y, state.tip_command.z) } else { above };
