@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::rng::{Rng, episode_seed, rng_from_seed, standard_normal};
 use crate::sim::convert::from_pose;
 use crate::sim::convert::{from_vector, to_vector};
-use crate::sim::description::{EcmDescription, RobotDescription};
+use crate::sim::description::{EcmDescription, LinkShape, RobotDescription};
 use crate::sim::ecm::{ECM_DOF, Ecm, EcmJoints, EcmKinematics};
 use crate::sim::grasp::{Collisions, Grasping, Hold, instrument_collisions};
 use crate::sim::kinematics::{ARM_DOF, ArmJoints, IkError, PsmKinematics, tool_down_rotation};
@@ -267,6 +267,23 @@ impl Env {
     /// The ECM, once `reset` has been called, for tasks with the camera arm.
     pub fn ecm(&self) -> Option<&Ecm> {
         self.instruments.iter().find_map(Instrument::ecm)
+    }
+
+    /// Every instrument's moving bodies and their shapes, in action order,
+    /// once `reset` has been called (the viewer draws them).
+    pub fn instrument_links(&self) -> Vec<(Vec<RigidBodyHandle>, &[LinkShape])> {
+        self.instruments
+            .iter()
+            .map(|i| match &i.body {
+                ArmBody::Psm(psm) => (psm.moving_bodies().collect(), psm.shapes.as_slice()),
+                ArmBody::Ecm(ecm) => (ecm.moving_bodies().collect(), ecm.shapes.as_slice()),
+            })
+            .collect()
+    }
+
+    /// Each instrument's kind, in action order.
+    pub fn instrument_kinds(&self) -> Vec<InstrumentKind> {
+        self.config.robot.instruments().into_iter().map(|(kind, _)| kind).collect()
     }
 
     /// Whether `reset` has built the world (and an episode can be observed).

@@ -99,39 +99,41 @@ fn rebuild_episode(
         commands.entity(e).despawn();
     }
     let env = sim.env();
-    // The task's instrument: the PSM (six DH links and two blades) or the ECM (four links).
-    let (instrument, shapes): (Vec<RigidBodyHandle>, &[LinkShape]) = match (env.psm(), env.ecm()) {
-        (Some(psm), _) => (psm.moving_bodies().collect(), &psm.shapes),
-        (None, Some(ecm)) => (ecm.moving_bodies().collect(), &ecm.shapes),
-        (None, None) => return,
-    };
+    // The task's instruments: PSMs (six DH links and two blades each) and the ECM (four links).
+    let instruments = env.instrument_links();
+    if instruments.is_empty() {
+        return;
+    }
     let world = env.world();
 
     // Instrument links: one entity per body, primitives in the link's own frame.
     let shaft = lit(&mut materials, Color::srgb(0.72, 0.74, 0.78), 0.55, 48.0);
     let dark = lit(&mut materials, Color::srgb(0.25, 0.27, 0.3), 0.35, 24.0);
     let jaw = lit(&mut materials, Color::srgb(0.3, 0.55, 0.95), 0.4, 32.0);
-    for (k, (&handle, shape)) in instrument.iter().zip(shapes).enumerate() {
-        // k: DH frames 1..=6 are 0..=5, the blades 6 and 7 (the ECM's scope is k = 3).
-        let mat = match k {
-            3 => shaft.clone(),
-            4.. => jaw.clone(),
-            _ => dark.clone(),
-        };
-        let (mesh, local) = match shape {
-            LinkShape::Box { half_extents: h, center: c, .. } => {
-                (meshes.add(Cuboid::new(2.0 * h[0] as f32, 2.0 * h[1] as f32, 2.0 * h[2] as f32)), Transform::from_xyz(c[0] as f32, c[1] as f32, c[2] as f32))
-            }
-            // Along the link's z; bevy's cylinder runs along y.
-            LinkShape::Cylinder { radius, half_length, center: c, .. } => (
-                meshes.add(Cylinder::new(*radius as f32, 2.0 * *half_length as f32)),
-                Transform::from_xyz(c[0] as f32, c[1] as f32, c[2] as f32).with_rotation(Quat::from_rotation_x(std::f32::consts::FRAC_PI_2)),
-            ),
-        };
-        commands.spawn((EpisodeEntity, BodyPose(handle), transform_from_pose(world.bodies[handle].position()), Visibility::default())).with_children(|p| {
-            p.spawn((Mesh3d(mesh), MeshMaterial3d(mat), local));
-        });
+    for (bodies, shapes) in &instruments {
+        for (k, (&handle, shape)) in bodies.iter().zip(shapes.iter()).enumerate() {
+            // k: DH frames 1..=6 are 0..=5, the blades 6 and 7 (the ECM's scope is k = 3).
+            let mat = match k {
+                3 => shaft.clone(),
+                4.. => jaw.clone(),
+                _ => dark.clone(),
+            };
+            let (mesh, local) = match shape {
+                LinkShape::Box { half_extents: h, center: c, .. } => {
+                    (meshes.add(Cuboid::new(2.0 * h[0] as f32, 2.0 * h[1] as f32, 2.0 * h[2] as f32)), Transform::from_xyz(c[0] as f32, c[1] as f32, c[2] as f32))
+                }
+                // Along the link's z; bevy's cylinder runs along y.
+                LinkShape::Cylinder { radius, half_length, center: c, .. } => (
+                    meshes.add(Cylinder::new(*radius as f32, 2.0 * *half_length as f32)),
+                    Transform::from_xyz(c[0] as f32, c[1] as f32, c[2] as f32).with_rotation(Quat::from_rotation_x(std::f32::consts::FRAC_PI_2)),
+                ),
+            };
+            commands.spawn((EpisodeEntity, BodyPose(handle), transform_from_pose(world.bodies[handle].position()), Visibility::default())).with_children(|p| {
+                p.spawn((Mesh3d(mesh), MeshMaterial3d(mat), local));
+            });
+        }
     }
+    let instrument: Vec<RigidBodyHandle> = instruments.iter().flat_map(|(bodies, _)| bodies.iter().copied()).collect();
 
     // Scene objects: every collider not on the instrument.
     let tray = lit(&mut materials, Color::srgb(0.55, 0.57, 0.6), 0.08, 8.0);
@@ -316,6 +318,28 @@ mod tests {
     fn link_transforms(app: &mut App) -> Vec<(RigidBodyHandle, Transform)> {
         let mut q = app.world_mut().query::<(&BodyPose, &Transform)>();
         q.iter(app.world()).map(|(b, t)| (b.0, *t)).collect()
+    }
+
+    #[test]
+    fn both_psms_of_a_bimanual_task_are_drawn_where_the_env_has_them() {
+        let task = crate::task::TaskConfig::builtin("needle-regrasp").unwrap();
+        let mut app = headless_app_for(ViewerOptions { task, ..ViewerOptions::default() });
+        app.update();
+        for _ in 0..3 {
+            app.world_mut().resource_mut::<Sim>().advance().unwrap();
+        }
+        app.update();
+        let drawn = link_transforms(&mut app);
+        let sim = app.world().resource::<Sim>();
+        let env = sim.env();
+        for (k, psm) in env.psms().enumerate() {
+            let links: Vec<_> = psm.moving_bodies().collect();
+            let drawn_links: Vec<_> = drawn.iter().filter(|(h, _)| links.contains(h)).collect();
+            assert_eq!(drawn_links.len(), 8, "PSM{}: six links and two blades, each drawn once", k + 1);
+            for (handle, t) in drawn_links {
+                assert!(t.translation.distance(transform_from_pose(env.world().bodies[*handle].position()).translation) < 1e-6);
+            }
+        }
     }
 
     #[test]

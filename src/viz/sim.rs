@@ -83,8 +83,13 @@ pub struct Sim {
     pub error: Option<String>,
     /// The newest training snapshot, played from the next episode on.
     pending_snapshot: Option<(Box<GoalPolicy>, u64)>,
-    /// The keyboard's action for the next step (teleop).
+    /// The keyboard's action for the next step (teleop), for the instrument `teleop_arm`.
     pub teleop_action: [f32; PSM_ACTION_DIM],
+    /// Which instrument the keys drive, in action order (Tab switches).
+    pub teleop_arm: usize,
+    /// The jaw command each instrument keeps while the keys drive another
+    /// (closed at first: a PSM that starts holding a needle keeps it).
+    teleop_jaws: Vec<f32>,
     pub recording: Option<DemoRecording>,
 }
 
@@ -151,10 +156,27 @@ impl Sim {
             error: None,
             pending_snapshot: None,
             teleop_action: [0.0; PSM_ACTION_DIM],
+            teleop_arm: 0,
+            teleop_jaws: Vec::new(),
             recording,
         };
         sim.reset_episode(0)?;
         Ok(sim)
+    }
+
+    /// Instruments of the task (teleop switches between them).
+    pub fn instrument_count(&self) -> usize {
+        self.env().config().robot.instruments().len()
+    }
+
+    /// Gives the keys to the next instrument; the one they leave keeps its
+    /// jaw as it was. Returns whether the new one's jaw is open.
+    pub fn switch_teleop_arm(&mut self) -> bool {
+        let n = self.instrument_count();
+        self.teleop_jaws.resize(n, -1.0);
+        self.teleop_jaws[self.teleop_arm] = self.teleop_action[crate::env::PSM_ACTION_DIM - 1];
+        self.teleop_arm = (self.teleop_arm + 1) % n;
+        self.teleop_jaws[self.teleop_arm] > 0.0
     }
 
     /// Read access to the env (the scene plugin draws from it).
@@ -217,8 +239,7 @@ impl Sim {
             Driver::Training { snapshot: Some((policy, _)) } => policy.act(std::slice::from_ref(&self.obs)),
             Driver::Training { snapshot: None } => vec![0.0; env.action_dim()],
             Driver::Oracle => env.oracle_action(),
-            // The ECM takes the first four: the tip's motion, and the yaw keys roll the scope.
-            Driver::Teleop => self.teleop_action[..env.action_dim()].to_vec(),
+            Driver::Teleop => teleop_env_action(env, &self.teleop_action, self.teleop_arm, &self.teleop_jaws),
         };
         let s = env.step(&action)?;
         if let Some(r) = &mut self.recording {
@@ -330,6 +351,27 @@ fn traced(env: &Env, obs: &crate::task::Observation) -> Vec3 {
     Vec3::new(p.x as f32, p.y as f32, p.z as f32)
 }
 
+/// The whole env action of a teleop step: the keys' action for instrument
+/// `arm` (the ECM takes its first four numbers: the tip's motion, and the
+/// yaw keys roll the scope); every other instrument holds still, each PSM
+/// with its jaw as the keys last left it (`jaws`, closed by default).
+fn teleop_env_action(env: &Env, keys: &[f32; PSM_ACTION_DIM], arm: usize, jaws: &[f32]) -> Vec<f32> {
+    let mut action = Vec::with_capacity(env.action_dim());
+    for (k, kind) in env.instrument_kinds().into_iter().enumerate() {
+        let dim = kind.action_dim();
+        if k == arm {
+            action.extend_from_slice(&keys[..dim]);
+        } else {
+            let mut still = vec![0.0; dim];
+            if kind == crate::task::InstrumentKind::Psm {
+                still[PSM_ACTION_DIM - 1] = jaws.get(k).copied().unwrap_or(-1.0);
+            }
+            action.extend(still);
+        }
+    }
+    action
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -360,6 +402,38 @@ mod tests {
         let replayed = crate::policy::demos::replay_episode(&mut env, &demos.episodes[1]).unwrap();
         assert_eq!(replayed.last().unwrap(), &demos.episodes[1].final_observation, "the recorded actions replay exactly");
         std::fs::remove_dir_all(path.parent().unwrap()).ok();
+    }
+
+    #[test]
+    fn tab_gives_the_keys_to_the_other_psm_and_the_first_keeps_its_needle() {
+        let task = crate::task::TaskConfig::builtin("needle-regrasp").unwrap();
+        let options = ViewerOptions { task, mode: Mode::Teleop { record: None }, seed: 2, ..Default::default() };
+        let mut sim = Sim::new(&options).unwrap();
+        assert_eq!(sim.instrument_count(), 2);
+        let state = |sim: &Sim| sim.env().arm_state();
+        let start = state(&sim);
+        // The keys drive PSM1 first: "up", jaw closed, lifts PSM1 and the needle it holds.
+        sim.teleop_action = [0.0, 1.0, 0.0, 0.0, -1.0];
+        for _ in 0..3 {
+            sim.advance().unwrap();
+        }
+        let lifted = state(&sim);
+        assert!(lifted.tip.y - start.tip.y > 0.002 && (lifted.others[0].tip - start.others[0].tip).norm() < 5e-4);
+        // Tab: PSM2 takes the keys, its jaw as it was (closed); PSM1 holds still, closed on the needle.
+        assert!(!sim.switch_teleop_arm());
+        assert_eq!(sim.teleop_arm, 1);
+        sim.teleop_action = [1.0, 0.0, 0.0, 0.0, 1.0];
+        for _ in 0..3 {
+            sim.advance().unwrap();
+        }
+        let after = state(&sim);
+        assert!(after.others[0].tip.x - lifted.others[0].tip.x > 0.002, "PSM2 did not move");
+        assert!((after.tip - lifted.tip).norm() < 5e-4, "PSM1 moved while the keys drove PSM2");
+        assert!(after.objects[0].hold.grasped, "PSM1 let go of the needle");
+        // Tab again: back to PSM1, whose jaw is still closed; PSM2 keeps its open jaw.
+        assert!(!sim.switch_teleop_arm());
+        assert_eq!(sim.teleop_arm, 0);
+        assert_eq!(teleop_env_action(&sim.env(), &[0.0; PSM_ACTION_DIM], sim.teleop_arm, &sim.teleop_jaws)[9], 1.0);
     }
 
     /// A scripted "person" at the keyboard: the keys that point at the goal,

@@ -3,7 +3,9 @@
 //! W/S forward/back and A/D left/right in the horizontal plane as seen by the
 //! camera, R/F up/down, Q/E wrist yaw, Space opens/closes the jaw, Shift for
 //! fine motion; or Ctrl + left drag moves the tip right/left and up/down as
-//! seen on screen. The action goes through the same env step as a policy's.
+//! seen on screen. Tab gives the keys to the task's next instrument (the
+//! other PSM, the ECM); the others hold still, their jaws as they were. The
+//! action goes through the same env step as a policy's.
 
 use bevy::prelude::*;
 use bevy_egui::input::EguiWantsInput;
@@ -86,6 +88,10 @@ fn read_keyboard(
     }
     if keys.just_pressed(KeyCode::Space) {
         jaw.0 = !jaw.0;
+    }
+    if keys.just_pressed(KeyCode::Tab) && sim.instrument_count() > 1 {
+        sim.teleop_action = teleop_action(TeleopKeys { jaw_open: jaw.0, ..default() }, 0.0);
+        jaw.0 = sim.switch_teleop_arm();
     }
     let drag = if ctrl_held(&keys) && buttons.pressed(MouseButton::Left) {
         (motion.delta / DRAG_PIXELS_FOR_FULL_SPEED).clamp(Vec2::splat(-1.0), Vec2::splat(1.0))

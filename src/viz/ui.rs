@@ -93,6 +93,9 @@ fn panel(
         } else {
             "left drag: orbit · right drag: pan · wheel: zoom"
         };
+        if sim.is_teleop() && sim.instrument_count() > 1 {
+            ui.label(egui::RichText::new(format!("keys drive instrument {} of {} · Tab: the next", sim.teleop_arm + 1, sim.instrument_count())).small());
+        }
         ui.label(egui::RichText::new(help).small().weak());
       });
     });
