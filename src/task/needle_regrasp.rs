@@ -331,7 +331,9 @@ impl Task for NeedleRegrasp {
         let taken = held2 && (psm2.objects[0].hold.welded || settled);
         // PSM1's jaw is open wide enough to slide off the wire.
         let open1 = state.joints[6] > (closed_deg + 10.0).to_radians();
-        let clear = state.tip.y > handover.point.y + self.params.grasp_depth_m + 0.012;
+        // PSM1's open blades are clear above the wire it held (or as high as it may go).
+        let first = self.first_grip(&needle.pose);
+        let clear = state.tip.y > first.point.y + self.params.grasp_depth_m + 0.006 || state.tip_command.y >= c.workspace_max[1] - 1e-6;
         let still1 = state.tip_command;
         let (first, second) = if !taken {
             // PSM1 holds on (or, the needle lost, waits clear); PSM2 takes it.
