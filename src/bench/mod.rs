@@ -97,7 +97,8 @@ pub fn measure_env(config: &TaskConfig, driver: EnvDriver, threads: usize, envs:
     env.reset(0)?;
     let substeps = config.physics.substeps;
     let (mut n, t0) = (0u64, Instant::now());
-    let a = [0.3f32, -0.2, 0.1, 0.5, 0.0][..action_dim].to_vec();
+    // Every instrument moving (the ECM takes the first four numbers of a PSM's).
+    let a: Vec<f32> = config.robot.instruments().iter().flat_map(|(kind, _)| [0.3f32, -0.2, 0.1, 0.5, 0.0][..kind.action_dim()].to_vec()).collect();
     let mut world_time = std::time::Duration::ZERO;
     // Under the oracle, a control step between bursts keeps the jaws grasping and carrying.
     let burst = if driver == EnvDriver::Oracle { substeps as u64 } else { 64 };

@@ -139,6 +139,9 @@ impl SuiteBudgets {
                 run("gauze-retrieve", Algo::SacHer, 50_000, 5_000).with_demonstrations(100, GRASP_DEMOS, "100 demos"),
                 run("peg-transfer", Algo::SacHer, 100_000, 5_000),
                 run("peg-transfer", Algo::SacHer, 50_000, 5_000).with_demonstrations(100, GRASP_DEMOS, "100 demos"),
+                // Two PSMs hand a needle over, from 100 oracle demonstrations (SurRoL's HER+DEMO
+                // task; the budget: 100,000 steps).
+                run("needle-regrasp", Algo::SacHer, 100_000, 5_000).with_demonstrations(100, GRASP_DEMOS, "100 demos"),
                 // The camera tasks, SAC+HER without demonstrations (SurRoL's HER solves its ECM goal tasks).
                 run("ecm-reach", Algo::SacHer, 50_000, 2_000),
                 run("ecm-misorient", Algo::SacHer, 50_000, 2_000),

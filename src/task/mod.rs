@@ -2,6 +2,8 @@
 //! success tests and scripted oracles. One file per task, one config per
 //! task in `assets/tasks/NAME.toml`.
 
+pub mod bi_peg_transfer;
+pub mod bimanual;
 pub mod camera_view;
 pub mod ecm_active_track;
 pub mod ecm_misorient;
@@ -101,6 +103,13 @@ pub const TASKS: &[TaskInfo] = &[
         orientation_label: "jaw angle error",
         default_config: include_str!("../../assets/tasks/needle-regrasp.toml"),
         build: |c| boxed(needle_regrasp::NeedleRegrasp::new(c)),
+    },
+    TaskInfo {
+        name: "bi-peg-transfer",
+        summary: "two PSMs: PSM2 lifts a ring block off its peg and hands it to PSM1, which seats it on a target peg: 5 mm in x-z, 4 mm in height (SurRoL BiPegTransfer)",
+        orientation_label: "jaw angle error",
+        default_config: include_str!("../../assets/tasks/bi-peg-transfer.toml"),
+        build: |c| boxed(bi_peg_transfer::BiPegTransfer::new(c)),
     },
     TaskInfo {
         name: "ecm-reach",

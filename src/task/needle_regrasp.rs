@@ -37,10 +37,10 @@ use serde::{Deserialize, Serialize};
 
 use super::pick_place::{Grip, approach, check_half_extents, check_millimetre_scale, check_values, lay_tray, oracle_action_to, yaw_to_grip};
 use super::pose_reach::wrap_half_turn;
-use super::{ArmState, InstrumentKind, Observation, RewardMode, StartPose, Task, TaskConfig, goal_distance};
+use super::bimanual::{check_two_psms, holds, jaw_settled, push_psm, uniform};
+use super::{ArmState, Observation, RewardMode, StartPose, Task, TaskConfig, goal_distance};
 use crate::error::{Error, Result};
 use crate::rng::Rng;
-use crate::sim::grasp::Hold;
 use crate::sim::scene::{NeedleShape, ObjectMaterial, add_loose_needle};
 
 /// The oracle carries the needle at this fraction of the top speed.
@@ -144,13 +144,7 @@ impl NeedleRegrasp {
         let params: NeedleRegraspConfig = config.table("needle_regrasp")?;
         params.validate()?;
         check_millimetre_scale(config)?;
-        let kinds: Vec<InstrumentKind> = config.robot.instruments().iter().map(|(k, _)| *k).collect();
-        if kinds != [InstrumentKind::Psm, InstrumentKind::Psm] {
-            return Err(Error::Config {
-                origin: "task config".into(),
-                message: format!("task `needle-regrasp` needs two PSMs: [robot] and one [[robot.others]] with instrument = \"psm\"; found {kinds:?}"),
-            });
-        }
+        check_two_psms(config)?;
         Ok(Self { config: config.clone(), params, goal: Vector3::zeros(), needle: [RigidBodyHandle::invalid()], psm2_start: StartPose::default() })
     }
 
@@ -190,25 +184,6 @@ impl NeedleRegrasp {
     fn reached(&self, achieved: &[f32], desired: &[f32]) -> bool {
         goal_distance(&achieved[..3], &desired[..3]) <= self.config.episode.success_tolerance_m as f32 && (achieved[3] - desired[3]).abs() < 0.5
     }
-}
-
-fn holds(hold: &Hold) -> bool {
-    hold.grasped || hold.welded
-}
-
-fn uniform(rng: &mut Rng, centre: f64, spread: f64) -> f64 {
-    use rand::RngExt;
-    if spread > 0.0 { rng.random_range(centre - spread..centre + spread) } else { centre }
-}
-
-/// One PSM's part of the observation (18 numbers).
-fn push_psm(o: &mut Vec<f32>, s: &ArmState) {
-    o.extend(s.tip.iter().map(|&v| v as f32));
-    o.extend(s.tip_velocity.iter().map(|&v| v as f32));
-    o.push(s.yaw as f32);
-    o.extend(s.joints.iter().map(|&v| v as f32));
-    o.extend((s.tip_command - s.tip).iter().map(|&v| v as f32));
-    o.push(s.joint_velocities[6] as f32);
 }
 
 impl Task for NeedleRegrasp {
@@ -326,11 +301,10 @@ impl Task for NeedleRegrasp {
         let handover = self.handover(&needle.pose);
         let (jaw_closed, jaw_open) = (-1.0, 1.0);
         // PSM2's jaw has closed on the wire (not still swinging shut).
-        let closed_deg = self.wire_opening(self.params.grasp_depth_m).to_degrees() + 8.0;
-        let settled = psm2.joints[6] < closed_deg.to_radians() && psm2.joints[6] > (closed_deg - 11.0).to_radians() && psm2.joint_velocities[6].abs() < 1.0;
-        let taken = held2 && (psm2.objects[0].hold.welded || settled);
+        let wire_deg = self.wire_opening(self.params.grasp_depth_m).to_degrees();
+        let taken = held2 && (psm2.objects[0].hold.welded || jaw_settled(psm2, wire_deg));
         // PSM1's jaw is open wide enough to slide off the wire.
-        let open1 = state.joints[6] > (closed_deg + 10.0).to_radians();
+        let open1 = state.joints[6] > (wire_deg + 18.0).to_radians();
         // PSM1's open blades are clear above the wire it held (or as high as it may go).
         let first = self.first_grip(&needle.pose);
         let clear = state.tip.y > first.point.y + self.params.grasp_depth_m + 0.006 || state.tip_command.y >= c.workspace_max[1] - 1e-6;

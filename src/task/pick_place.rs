@@ -45,7 +45,7 @@ use crate::sim::scene::{add_fixed_box, add_soft_pad};
 pub const OBSERVATION_DIM: usize = 41;
 
 /// Height above the grasp the oracle approaches from (m).
-const APPROACH_CLEARANCE_M: f64 = 0.012;
+pub const APPROACH_CLEARANCE_M: f64 = 0.012;
 
 /// What `PickScene::reset` built.
 pub struct Placement {
@@ -268,21 +268,7 @@ impl<S: PickScene> Task for PickPlace<S> {
                     (state.tip_command + (to - point), jaw_closed, 0.0)
                 }
                 Delivery::Place { clearance_m } => {
-                    let travel = self.goal.y + clearance_m;
-                    let horizontal = Vector3::new(self.goal.x - point.x, 0.0, self.goal.z - point.z).norm();
-                    let low = point.y < travel - 0.002;
-                    let seated = horizontal < 0.003 && (point.y - self.goal.y).abs() < 0.0015;
-                    let to = if seated {
-                        point
-                    } else if horizontal < 0.001 || (low && horizontal < 0.003) {
-                        // Over the goal: straight down (correcting sideways on the way).
-                        self.goal
-                    } else if low {
-                        // Straight up off the peg before moving across.
-                        Vector3::new(point.x, travel, point.z)
-                    } else {
-                        Vector3::new(self.goal.x, travel, self.goal.z)
-                    };
+                    let (to, seated) = place_step(&point, &self.goal, clearance_m);
                     (state.tip_command + (to - point), if seated { jaw_open } else { jaw_closed }, 0.0)
                 }
             }
@@ -299,7 +285,7 @@ impl<S: PickScene> Task for PickPlace<S> {
 /// How far (m) the oracle's tip command may lie sideways from above a loose
 /// object's grasp before it comes down: the closing blades centre a loose
 /// object between them.
-const APPROACH_TOLERANCE_M: f64 = 0.0015;
+pub const APPROACH_TOLERANCE_M: f64 = 0.0015;
 
 /// The oracle's way onto a grip with an open jaw: above the grip point with
 /// the jaw plane across it (within `tolerance_m` sideways), then down, then
@@ -324,6 +310,29 @@ pub fn approach(state: &ArmState, grip: &Grip, grasp_depth_m: f64, tolerance_m: 
         // Close on it.
         (grasp_tip, jaw_closed, yaw_action)
     }
+}
+
+/// Where the oracle takes a held object's point next to place it at
+/// `goal` (a block over a peg): up to `clearance_m` above the goal, over
+/// it, then straight down. Returns that target and whether the object is
+/// seated (then the jaw lets go).
+pub fn place_step(point: &Vector3<f64>, goal: &Vector3<f64>, clearance_m: f64) -> (Vector3<f64>, bool) {
+    let travel = goal.y + clearance_m;
+    let horizontal = Vector3::new(goal.x - point.x, 0.0, goal.z - point.z).norm();
+    let low = point.y < travel - 0.002;
+    let seated = horizontal < 0.003 && (point.y - goal.y).abs() < 0.0015;
+    let to = if seated {
+        *point
+    } else if horizontal < 0.001 || (low && horizontal < 0.003) {
+        // Over the goal: straight down (correcting sideways on the way).
+        *goal
+    } else if low {
+        // Straight up off the peg before moving across.
+        Vector3::new(point.x, travel, point.z)
+    } else {
+        Vector3::new(goal.x, travel, goal.z)
+    };
+    (to, seated)
 }
 
 /// A PSM action that moves the tip command toward `target` as far as one

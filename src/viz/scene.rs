@@ -119,9 +119,10 @@ fn rebuild_episode(
                 _ => dark.clone(),
             };
             let (mesh, local) = match shape {
-                LinkShape::Box { half_extents: h, center: c, .. } => {
-                    (meshes.add(Cuboid::new(2.0 * h[0] as f32, 2.0 * h[1] as f32, 2.0 * h[2] as f32)), Transform::from_xyz(c[0] as f32, c[1] as f32, c[2] as f32))
-                }
+                LinkShape::Box { half_extents: h, center: c, .. } => (
+                    meshes.add(Cuboid::new(2.0 * h[0] as f32, 2.0 * h[1] as f32, 2.0 * h[2] as f32)),
+                    Transform::from_xyz(c[0] as f32, c[1] as f32, c[2] as f32),
+                ),
                 // Along the link's z; bevy's cylinder runs along y.
                 LinkShape::Cylinder { radius, half_length, center: c, .. } => (
                     meshes.add(Cylinder::new(*radius as f32, 2.0 * *half_length as f32)),
