@@ -322,7 +322,8 @@ impl Task for BiPegTransfer {
         let taken1 = held1 && (block.hold.welded || jaw_settled(state, closed));
         let taken2 = held2 && (psm2.objects[0].hold.welded || jaw_settled(psm2, closed));
         let handover = Vector3::from(p.handover);
-        let at_handover = (centre - handover).norm() < 0.002 && block.velocity.norm() < 0.01;
+        // Loosely: PSM1 coming down nudges the block, and must not then back off.
+        let at_handover = (centre - handover).norm() < 0.003 && block.velocity.norm() < 0.03;
         let seated = self.reached(&[centre.x as f32, centre.y as f32, centre.z as f32, 0.0], &[self.goal.x as f32, self.goal.y as f32, self.goal.z as f32, 0.0]);
         let rise = |psm: &ArmState, jaw: f64| oracle_action_to(psm, c, &(psm.tip_command + Vector3::new(0.0, c.max_step_m, 0.0)), jaw, 0.0);
         let hold_still = |psm: &ArmState, jaw: f64| oracle_action_to(psm, c, &psm.tip_command, jaw, 0.0);

@@ -298,6 +298,11 @@ pub fn approach(state: &ArmState, grip: &Grip, grasp_depth_m: f64, tolerance_m: 
     let yaw_action = (yaw_error / c.max_yaw_step_deg.to_radians()).clamp(-1.0, 1.0);
     let horizontal = Vector3::new(grasp_tip.x - state.tip_command.x, 0.0, grasp_tip.z - state.tip_command.z).norm();
     let above = grasp_tip + Vector3::new(0.0, APPROACH_CLEARANCE_M, 0.0);
+    // On the way down, a grip nudged sideways by the descent itself sends the
+    // tip back up only past the loose-object tolerance (else it would bob
+    // up and down for ever over an object another arm holds).
+    let descending = state.tip_command.y < above.y - 0.003;
+    let tolerance_m = if descending { tolerance_m.max(APPROACH_TOLERANCE_M) } else { tolerance_m };
     if horizontal > tolerance_m || yaw_error.abs() > 3f64.to_radians() {
         // Go above the grasp (up first if low, so the blades never sweep the object).
         let low = state.tip_command.y < above.y - 0.003;
