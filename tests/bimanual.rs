@@ -5,10 +5,14 @@ use gesture_lab::env::Env;
 use gesture_lab::sim::physics::GraspMode;
 use gesture_lab::task::TaskConfig;
 
-fn regrasp(mode: GraspMode) -> Env {
-    let mut config = TaskConfig::builtin("needle-regrasp").unwrap();
+fn env(task: &str, mode: GraspMode) -> Env {
+    let mut config = TaskConfig::builtin(task).unwrap();
     config.physics.grasp = mode;
     Env::new(config).unwrap()
+}
+
+fn regrasp(mode: GraspMode) -> Env {
+    env("needle-regrasp", mode)
 }
 
 fn held(hold: &gesture_lab::sim::grasp::Hold) -> bool {
@@ -189,4 +193,46 @@ fn bimanual_configs_are_refused_naming_what_is_wrong() {
     let nan: toml::Table = toml::from_str(r#"robot = { others = [{ instrument = "psm", rcm = [0.0, nan, 0.0] }] }"#).unwrap();
     let err = config.with_overrides(&nan).unwrap_err().to_string();
     assert!(err.contains("robot.others[0]"), "{err}");
+}
+
+#[test]
+fn the_oracle_hands_the_block_over_and_seats_it_on_psm1_s_side() {
+    let friction = oracle_successes(&mut env("bi-peg-transfer", GraspMode::Friction), 20);
+    assert!(friction >= 18, "friction: {friction} of 20");
+    let assisted = oracle_successes(&mut env("bi-peg-transfer", GraspMode::Assisted), 20);
+    assert!(assisted >= 19, "assisted: {assisted} of 20");
+}
+
+#[test]
+fn in_bi_peg_transfer_psm2_lifts_the_block_and_psm1_seats_it() {
+    let mut env = env("bi-peg-transfer", GraspMode::Friction);
+    assert_eq!((env.action_dim(), env.observation_dim(), env.goal_dim()), (10, 67, 4));
+    let first = env.reset(3).unwrap();
+    let start = env.arm_state().objects[0].pose.translation.vector;
+    let goal = env.task().goal_point(&first.desired_goal).unwrap();
+    // The block starts on PSM2's side (+x); the target peg is on PSM1's (−x).
+    assert!(start.x > 0.01 && goal.x < -0.01, "block at {start:?}, goal at {goal:?}");
+    let (mut lifted_by_psm2, mut carried_by_psm1) = (false, false);
+    loop {
+        let s = env.step(&env.oracle_action()).unwrap();
+        let state = env.arm_state();
+        let block = &state.objects[0];
+        let (by1, by2) = (held(&block.hold), held(&state.others[0].objects[0].hold));
+        lifted_by_psm2 |= by2 && !by1 && block.pose.translation.y > 0.012;
+        carried_by_psm1 |= by1 && !by2 && block.pose.translation.y > 0.012;
+        if s.info.success {
+            assert!(!by2, "success while PSM2 holds the block");
+        }
+        if s.terminated || s.truncated {
+            assert!(s.info.success, "{:?}", s.info);
+            break;
+        }
+    }
+    assert!(lifted_by_psm2 && carried_by_psm1, "PSM2 alone lifted it: {lifted_by_psm2}; PSM1 alone carried it: {carried_by_psm1}");
+    // Success reads the hold flag, and the height: a block resting on the peg's top is not seated.
+    let task = env.task();
+    let d = [goal.x as f32, goal.y as f32, goal.z as f32, 0.0];
+    assert_eq!(task.compute_reward(&d, &d), 0.0);
+    assert_eq!(task.compute_reward(&[d[0], d[1], d[2], 1.0], &d), -1.0);
+    assert_eq!(task.compute_reward(&[d[0], d[1] + 0.005, d[2], 0.0], &d), -1.0);
 }

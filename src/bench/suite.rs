@@ -82,6 +82,8 @@ fn row_label(algo: Algo, variant: Option<&str>) -> String {
 const GESTURE_TRACE_PPO: &str = include_str!("../../assets/train/gesture-trace-ppo.toml");
 const GRASP_DEMOS: &str = include_str!("../../assets/train/grasp-demos.toml");
 const ECM_STATIC_TRACK: &str = include_str!("../../assets/train/ecm-static-track.toml");
+/// The assisted grasp mode (SurRoL's weld after a real two-blade contact), as task overrides.
+const ASSISTED: &str = "[physics]\ngrasp = \"assisted\"\n";
 /// Behaviour cloning on the grasp tasks: 256 wide (64 wide cloned needle-pick 42 %, 256 wide 62 %).
 const GRASP_BC: &str = "hidden = 256\n";
 
@@ -139,9 +141,16 @@ impl SuiteBudgets {
                 run("gauze-retrieve", Algo::SacHer, 50_000, 5_000).with_demonstrations(100, GRASP_DEMOS, "100 demos"),
                 run("peg-transfer", Algo::SacHer, 100_000, 5_000),
                 run("peg-transfer", Algo::SacHer, 50_000, 5_000).with_demonstrations(100, GRASP_DEMOS, "100 demos"),
-                // Two PSMs hand a needle over, from 100 oracle demonstrations (SurRoL's HER+DEMO
-                // task; the budget: 100,000 steps).
-                run("needle-regrasp", Algo::SacHer, 100_000, 5_000).with_demonstrations(100, GRASP_DEMOS, "100 demos"),
+                // The two-PSM tasks from 100 oracle demonstrations, in the assisted grasp mode
+                // (friction: README), with the budgets.
+                TrainingBudget {
+                    task_overrides: Some(ASSISTED.into()),
+                    ..run("needle-regrasp", Algo::SacHer, 100_000, 5_000).with_demonstrations(100, GRASP_DEMOS, "100 demos")
+                },
+                TrainingBudget {
+                    task_overrides: Some(ASSISTED.into()),
+                    ..run("bi-peg-transfer", Algo::SacHer, 200_000, 10_000).with_demonstrations(100, GRASP_DEMOS, "100 demos")
+                },
                 // The camera tasks, SAC+HER without demonstrations (SurRoL's HER solves its ECM goal tasks).
                 run("ecm-reach", Algo::SacHer, 50_000, 2_000),
                 run("ecm-misorient", Algo::SacHer, 50_000, 2_000),

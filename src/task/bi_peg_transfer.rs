@@ -108,7 +108,11 @@ impl BiPegTransferConfig {
         )?;
         check_half_extents(&[("bi_peg_transfer.board_half_extents", self.board_half_extents)])?;
         if b.play(self.peg_radius) <= 0.0 {
-            return bad(format!("bi_peg_transfer.block: a hole of inradius {} m does not fit a peg of radius {} m", b.outer_inradius - b.wall, self.peg_radius));
+            return bad(format!(
+                "bi_peg_transfer.block: a hole of inradius {} m does not fit a peg of radius {} m",
+                b.outer_inradius - b.wall,
+                self.peg_radius
+            ));
         }
         if self.grasp_below_top_m >= b.height {
             return bad(format!("bi_peg_transfer.grasp_below_top_m = {} must be less than the block's height {}", self.grasp_below_top_m, b.height));
@@ -324,7 +328,8 @@ impl Task for BiPegTransfer {
         let handover = Vector3::from(p.handover);
         // Loosely: PSM1 coming down nudges the block, and must not then back off.
         let at_handover = (centre - handover).norm() < 0.003 && block.velocity.norm() < 0.03;
-        let seated = self.reached(&[centre.x as f32, centre.y as f32, centre.z as f32, 0.0], &[self.goal.x as f32, self.goal.y as f32, self.goal.z as f32, 0.0]);
+        let seated =
+            self.reached(&[centre.x as f32, centre.y as f32, centre.z as f32, 0.0], &[self.goal.x as f32, self.goal.y as f32, self.goal.z as f32, 0.0]);
         let rise = |psm: &ArmState, jaw: f64| oracle_action_to(psm, c, &(psm.tip_command + Vector3::new(0.0, c.max_step_m, 0.0)), jaw, 0.0);
         let hold_still = |psm: &ArmState, jaw: f64| oracle_action_to(psm, c, &psm.tip_command, jaw, 0.0);
         // PSM2's open blades are clear above the wall it held (or as high as it may go).

@@ -35,9 +35,9 @@ use rapier3d::na::{Isometry3, Point3, Translation3, UnitQuaternion, Vector3};
 use rapier3d::prelude::{PhysicsWorld, RigidBodyHandle};
 use serde::{Deserialize, Serialize};
 
+use super::bimanual::{check_two_psms, holds, jaw_settled, push_psm, uniform};
 use super::pick_place::{Grip, approach, check_half_extents, check_millimetre_scale, check_values, lay_tray, oracle_action_to, yaw_to_grip};
 use super::pose_reach::wrap_half_turn;
-use super::bimanual::{check_two_psms, holds, jaw_settled, push_psm, uniform};
 use super::{ArmState, Observation, RewardMode, StartPose, Task, TaskConfig, goal_distance};
 use crate::error::{Error, Result};
 use crate::rng::Rng;
