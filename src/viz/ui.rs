@@ -156,6 +156,19 @@ fn counters(ui: &mut egui::Ui, sim: &Sim) {
             };
             ui.colored_label(if g.grasped || g.welded { GREEN } else { egui::Color32::GRAY }, format!("{state}, grip {:.0} mN", g.grip_force_n * 1e3));
             ui.end_row();
+            if sim.instrument_count() > 1 {
+                // The info's grasp is the first instrument's; here, every one's.
+                let arms = sim.env().arm_state();
+                let holders: Vec<String> = std::iter::once(&arms)
+                    .chain(&arms.others)
+                    .enumerate()
+                    .filter(|(_, a)| a.objects.first().is_some_and(|o| o.hold.grasped || o.hold.welded))
+                    .map(|(k, _)| format!("instrument {}", k + 1))
+                    .collect();
+                ui.label("held by");
+                ui.label(if holders.is_empty() { "none".to_string() } else { holders.join(", ") });
+                ui.end_row();
+            }
         }
         if let Some(c) = sim.last.as_ref().map(|l| l.instrument_collisions).filter(|c| c.pairs > 0) {
             ui.label("instrument contact");

@@ -47,6 +47,21 @@ def test_grasp_tasks_take_their_grasp_mode_as_a_keyword():
         assert info["grasp"]["mode"] == grasp
 
 
+def test_two_psm_tasks_take_ten_numbers_psm1_first():
+    env = gym.make(gesture_lab.env_id("needle-regrasp"), grasp="assisted")
+    assert env.action_space.shape == (10,)
+    obs, _ = env.reset(seed=2)
+    assert obs["achieved_goal"].shape == (4,) and obs["achieved_goal"][3] == 1.0  # PSM1 starts holding the needle
+    action = np.zeros(10, dtype=np.float32)
+    action[4] = 1.0  # PSM1 opens: the needle is no longer held by it
+    for _ in range(5):
+        obs, _, _, _, info = env.step(action)
+    assert obs["achieved_goal"][3] == 0.0 and info["grasp"]["mode"] == "assisted"
+    with pytest.raises(ValueError, match="10"):
+        env.step(np.zeros(5, dtype=np.float32))
+    assert gesture_lab.env_id("bi-peg-transfer") == "GestureLab/BiPegTransfer-v0"
+
+
 def test_camera_tasks_take_the_ecm_s_four_numbers():
     env = gym.make(gesture_lab.env_id("ecm-static-track"))
     assert env.action_space.shape == (4,)
