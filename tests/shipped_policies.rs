@@ -72,3 +72,17 @@ fn shipped_needle_pick_policy_picks_the_needle_on_seeded_episodes() {
 fn shipped_gauze_retrieve_policy_carries_the_gauze_on_seeded_episodes() {
     assert_grasp_policy_delivers("gauze-retrieve-assisted", "gauze-retrieve", gesture_lab::sim::physics::GraspMode::Assisted);
 }
+
+/// Two PSMs hand the needle over: at the goal, held by PSM2 alone (assisted mode).
+#[test]
+fn shipped_needle_regrasp_policy_hands_the_needle_over_on_seeded_episodes() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/needle-regrasp");
+    let loaded = policy::load(&dir, Some("needle-regrasp")).unwrap();
+    assert_eq!(loaded.manifest.algorithm, "sac-her");
+    assert_eq!(loaded.manifest.action_dim, 10, "two PSMs' actions");
+    assert_eq!(loaded.manifest.task_config.physics.grasp, gesture_lab::sim::physics::GraspMode::Assisted);
+    let ev = evaluate(&loaded.policy, &loaded.manifest.task_config, 50, 2024, 0).unwrap();
+    // Success needs the handover point within 5 mm of the goal and PSM1 no longer holding it.
+    assert!(ev.success_rate >= 0.9, "success {}", ev.success_rate);
+    assert!(ev.mean_final_error_mm < 5.0, "error {} mm", ev.mean_final_error_mm);
+}
