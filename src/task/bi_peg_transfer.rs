@@ -32,13 +32,12 @@ use rapier3d::na::{Isometry3, Point3, Translation3, UnitQuaternion, Vector3};
 use rapier3d::prelude::{PhysicsWorld, RigidBodyHandle};
 use serde::{Deserialize, Serialize};
 
-use super::bimanual::{check_two_psms, holds, jaw_settled, push_psm, uniform};
+use super::bimanual::{check_two_psms, flagged_point_reward, holds, jaw_grasp_point, jaw_settled, push_psm, push_turn, uniform};
 use super::pick_place::{
     APPROACH_CLEARANCE_M, APPROACH_TOLERANCE_M, Grip, approach, check_half_extents, check_millimetre_scale, check_values, heading_of_x, oracle_action_to,
     place_step, yaw_to_grip,
 };
-use super::pose_reach::wrap_half_turn;
-use super::{ArmState, Observation, RewardMode, StartPose, Task, TaskConfig};
+use super::{ArmState, Observation, StartPose, Task, TaskConfig};
 use crate::error::{Error, Result};
 use crate::rng::Rng;
 use crate::sim::convert::from_pose;
@@ -177,11 +176,6 @@ impl BiPegTransfer {
         Grip { point: point.coords, heading: heading_of_x(&wall) }
     }
 
-    /// The jaws' grasp point of a PSM whose tip (hinge) is at `tip`: down the blades.
-    fn jaw_grasp_point(&self, tip: &Vector3<f64>) -> Vector3<f64> {
-        tip - Vector3::new(0.0, self.params.grasp_depth_m, 0.0)
-    }
-
     /// The jaw opening (degrees) at which the blades' inner faces meet the wall's top edges.
     fn wall_opening_deg(&self) -> f64 {
         let edge_depth = (self.params.grasp_depth_m - self.params.grasp_below_top_m).max(1e-4);
@@ -199,14 +193,6 @@ impl BiPegTransfer {
     fn centre(pose: &Isometry3<f64>) -> Vector3<f64> {
         pose.translation.vector
     }
-}
-
-/// One PSM's wrist turn to a grip: sin 2Δ, cos 2Δ, and the turn within the yaw limits.
-fn push_turn(o: &mut Vec<f32>, psm: &ArmState, grip: &Grip, yaw_limit: f64) {
-    let turn = 2.0 * wrap_half_turn(grip.heading + std::f64::consts::FRAC_PI_2 - psm.yaw);
-    o.push(turn.sin() as f32);
-    o.push(turn.cos() as f32);
-    o.push(yaw_to_grip(psm.yaw, grip.heading, yaw_limit) as f32);
 }
 
 impl Task for BiPegTransfer {
@@ -277,7 +263,7 @@ impl Task for BiPegTransfer {
         o.extend(m.matrix().column(0).iter().chain(m.matrix().column(1).iter()).map(|&v| v as f32));
         o.extend(block.velocity.iter().map(|&v| v as f32));
         for (grip, psm, hold) in [(&grip1, state, hold1), (&grip2, psm2, hold2)] {
-            o.extend((grip.point - self.jaw_grasp_point(&psm.tip)).iter().map(|&v| v as f32));
+            o.extend((grip.point - jaw_grasp_point(&psm.tip, self.params.grasp_depth_m)).iter().map(|&v| v as f32));
             o.push(holds(hold) as i32 as f32);
             o.push(hold.grip_force_n() as f32);
         }
@@ -292,11 +278,7 @@ impl Task for BiPegTransfer {
     }
 
     fn compute_reward(&self, achieved: &[f32], desired: &[f32]) -> f32 {
-        match self.config.episode.reward {
-            RewardMode::Sparse => -((!self.reached(achieved, desired)) as i32 as f32),
-            // Still held by PSM2 costs as much as 1 cm of distance.
-            RewardMode::Dense => -super::goal_distance(&achieved[..3], &desired[..3]) - 0.01 * (achieved[3] - desired[3]).abs(),
-        }
+        flagged_point_reward(self.config.episode.reward, self.reached(achieved, desired), achieved, desired)
     }
 
     fn is_success(&self, achieved: &[f32], desired: &[f32]) -> bool {

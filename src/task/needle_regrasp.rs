@@ -35,10 +35,9 @@ use rapier3d::na::{Isometry3, Point3, Translation3, UnitQuaternion, Vector3};
 use rapier3d::prelude::{PhysicsWorld, RigidBodyHandle};
 use serde::{Deserialize, Serialize};
 
-use super::bimanual::{check_two_psms, holds, jaw_settled, push_psm, uniform};
+use super::bimanual::{check_two_psms, flagged_point_reward, holds, jaw_grasp_point, jaw_settled, push_psm, push_turn, uniform};
 use super::pick_place::{Grip, approach, check_half_extents, check_millimetre_scale, check_values, lay_tray, oracle_action_to, yaw_to_grip};
-use super::pose_reach::wrap_half_turn;
-use super::{ArmState, Observation, RewardMode, StartPose, Task, TaskConfig, goal_distance};
+use super::{ArmState, Observation, StartPose, Task, TaskConfig, goal_distance};
 use crate::error::{Error, Result};
 use crate::rng::Rng;
 use crate::sim::scene::{NeedleShape, ObjectMaterial, add_loose_needle};
@@ -171,11 +170,6 @@ impl NeedleRegrasp {
         self.arc_grip(pose, self.params.handover_angle_deg.to_radians())
     }
 
-    /// The jaws' grasp point of a PSM whose tip (hinge) is at `tip`: down the blades.
-    fn jaw_grasp_point(&self, tip: &Vector3<f64>) -> Vector3<f64> {
-        tip - Vector3::new(0.0, self.params.grasp_depth_m, 0.0)
-    }
-
     /// The jaw opening (rad) at which the blades' inner faces touch the wire `depth` down them.
     fn wire_opening(&self, depth: f64) -> f64 {
         2.0 * (self.params.needle.wire_radius / depth).asin()
@@ -246,24 +240,20 @@ impl Task for NeedleRegrasp {
         let m = pose.rotation.to_rotation_matrix();
         let first = self.first_grip(pose);
         let handover = self.handover(pose);
-        let turn = 2.0 * wrap_half_turn(handover.heading + std::f64::consts::FRAC_PI_2 - psm2.yaw);
-        let turn_within_limits = yaw_to_grip(psm2.yaw, handover.heading, self.config.control.yaw_limit_deg.to_radians());
         let mut o = Vec::with_capacity(OBSERVATION_DIM);
         push_psm(&mut o, state);
         push_psm(&mut o, psm2);
         o.extend(pose.translation.vector.iter().map(|&v| v as f32));
         o.extend(m.matrix().column(0).iter().chain(m.matrix().column(1).iter()).map(|&v| v as f32));
         o.extend(needle.velocity.iter().map(|&v| v as f32));
-        o.extend((first.point - self.jaw_grasp_point(&state.tip)).iter().map(|&v| v as f32));
+        o.extend((first.point - jaw_grasp_point(&state.tip, self.params.grasp_depth_m)).iter().map(|&v| v as f32));
         o.push(holds(hold1) as i32 as f32);
         o.push(hold1.grip_force_n() as f32);
-        o.extend((handover.point - self.jaw_grasp_point(&psm2.tip)).iter().map(|&v| v as f32));
+        o.extend((handover.point - jaw_grasp_point(&psm2.tip, self.params.grasp_depth_m)).iter().map(|&v| v as f32));
         o.push(holds(hold2) as i32 as f32);
         o.push(hold2.grip_force_n() as f32);
         o.extend(handover.point.iter().map(|&v| v as f32));
-        o.push(turn.sin() as f32);
-        o.push(turn.cos() as f32);
-        o.push(turn_within_limits as f32);
+        push_turn(&mut o, psm2, &handover, self.config.control.yaw_limit_deg.to_radians());
         o.extend((self.goal - handover.point).iter().map(|&v| v as f32));
         let mut achieved: Vec<f32> = handover.point.iter().map(|&v| v as f32).collect();
         achieved.push(holds(hold1) as i32 as f32);
@@ -273,11 +263,7 @@ impl Task for NeedleRegrasp {
     }
 
     fn compute_reward(&self, achieved: &[f32], desired: &[f32]) -> f32 {
-        match self.config.episode.reward {
-            RewardMode::Sparse => -((!self.reached(achieved, desired)) as i32 as f32),
-            // Still held by PSM1 costs as much as 1 cm of distance.
-            RewardMode::Dense => -goal_distance(&achieved[..3], &desired[..3]) - 0.01 * (achieved[3] - desired[3]).abs(),
-        }
+        flagged_point_reward(self.config.episode.reward, self.reached(achieved, desired), achieved, desired)
     }
 
     fn is_success(&self, achieved: &[f32], desired: &[f32]) -> bool {
