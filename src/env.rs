@@ -705,10 +705,13 @@ impl Env {
         for instrument in &mut self.instruments {
             instrument.grasping.begin_step();
         }
+        // One buffer for every ramp: no allocation per substep.
+        let mut ramp = Vec::with_capacity(DOF);
         for s in 1..=substeps {
             let f = s as f64 / substeps as f64;
             for ((instrument, m), velocity) in self.instruments.iter().zip(moves).zip(&velocities) {
-                let ramp: Vec<f64> = m.previous.iter().zip(&m.next).map(|(p, n)| p + (n - p) * f).collect();
+                ramp.clear();
+                ramp.extend(m.previous.iter().zip(&m.next).map(|(p, n)| p + (n - p) * f));
                 instrument.set_targets(world, &ramp, velocity);
             }
             world.step();
