@@ -55,6 +55,10 @@ pub struct NetworkSpec {
     /// state-independent log-std).
     pub kind: String,
     pub hidden: usize,
+    /// The input holds the desired minus the achieved goal after the goal
+    /// (SAC+HER's `goal_offset_input`); absent: false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub goal_offset: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -120,7 +124,7 @@ impl Manifest {
             goal_dim,
             action_dim: task.robot.action_dim(),
             // `save` writes the kind of the actor it is given.
-            network: NetworkSpec { kind: String::new(), hidden },
+            network: NetworkSpec { kind: String::new(), hidden, goal_offset: false },
             normalizer,
             algorithm: algorithm.into(),
             hyperparameters,
@@ -247,7 +251,7 @@ pub fn save_trained_weights(
     (evaluation, kept): (Evaluation, &str),
 ) -> crate::Result<()> {
     let run = RunInfo { seed, env_steps: trained.env_steps, wall_time_s: trained.wall_s, evaluation, kept: kept.into() };
-    let manifest = Manifest::new(
+    let mut manifest = Manifest::new(
         &trained.task,
         trained.algo.name(),
         (trained.obs_dim, trained.goal_dim),
@@ -256,6 +260,7 @@ pub fn save_trained_weights(
         config.to_json(),
         run,
     );
+    manifest.network.goal_offset = policy.goal_offset;
     save(dir, manifest, policy.actor(), &trained.curve)
 }
 
@@ -298,8 +303,9 @@ pub fn load(dir: &Path, expected_task: Option<&str>) -> Result<LoadedPolicy, Pol
             ),
         ));
     }
-    if manifest.normalizer.dim() != obs_dim + goal_dim {
-        return Err(file_error(&m, format!("normaliser has {} components, the policy input has {}", manifest.normalizer.dim(), obs_dim + goal_dim)));
+    let input = crate::rl::input_width(obs_dim, goal_dim, manifest.network.goal_offset);
+    if manifest.normalizer.dim() != input {
+        return Err(file_error(&m, format!("normaliser has {} components, the policy input has {input}", manifest.normalizer.dim())));
     }
     manifest.normalizer.check().map_err(|e| file_error(&m, e))?;
     if !matches!(manifest.network.kind.as_str(), "tanh-gaussian-mlp" | "gaussian-mlp") || manifest.network.hidden == 0 {
@@ -330,7 +336,7 @@ pub fn load(dir: &Path, expected_task: Option<&str>) -> Result<LoadedPolicy, Pol
     let device = Device::flex();
     let record = crate::files::decode_guarded(|| ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)))
         .map_err(|e| file_error(&w, format!("not burnpack weights: {e}")))?;
-    let (input, hidden) = (obs_dim + goal_dim, manifest.network.hidden);
+    let hidden = manifest.network.hidden;
     let misfit = |e: String| file_error(&w, format!("weights do not fit the network: {e}"));
     let actor = if manifest.network.kind == "gaussian-mlp" {
         PolicyNet::Gaussian(
@@ -342,6 +348,6 @@ pub fn load(dir: &Path, expected_task: Option<&str>) -> Result<LoadedPolicy, Pol
     if actor.parameters().iter().any(|v| !v.is_finite()) {
         return Err(file_error(&w, "the weights hold a non-finite value (NaN or infinity)"));
     }
-    let policy = GoalPolicy::new(actor, manifest.normalizer.clone(), obs_dim, goal_dim);
+    let policy = GoalPolicy::new(actor, manifest.normalizer.clone(), obs_dim, goal_dim).with_goal_offset(manifest.network.goal_offset);
     Ok(LoadedPolicy { manifest, policy })
 }

@@ -163,3 +163,26 @@ fn physics_faults_neither_crash_sac_her_nor_blur_its_evaluation() {
     assert!(ev.mean_final_error_mm.is_finite());
     assert!((ev.mean_final_error_mm - error_sum / 16.0).abs() < 1e-9, "{} vs {}", ev.mean_final_error_mm, error_sum / 16.0);
 }
+
+/// n-step returns and the averaged policy are real settings: each changes
+/// the learned weights, and the policy a run evaluates and exports is the
+/// average only when asked for.
+#[test]
+fn n_step_returns_and_the_averaged_policy_change_what_is_learned() {
+    let task = TaskConfig::builtin("needle-reach").unwrap();
+    let run = |config: SacHerConfig| {
+        let t = sac::train(&task, config, 400, 3, 1, &mut |_| {}).unwrap();
+        (t.learner.actor_parameters(), t.learner.policy_actor().parameters())
+    };
+    let (plain, plain_policy) = run(quick());
+    assert_eq!(plain, plain_policy);
+    let (n_step, _) = run(quick().with_n_step_returns(3));
+    assert_ne!(n_step, plain);
+    let (actor, averaged) = run(quick().with_policy_average_tau(0.01));
+    assert_eq!(actor, plain, "the average does not change how the actor learns");
+    assert_ne!(averaged, actor);
+    for bad in ["n_step_returns = 0\n", "policy_average_tau = 1.5\n"] {
+        let e = SacHerConfig::from_toml(bad, "sac.toml").unwrap_err().to_string();
+        assert!(e.contains(bad.split(' ').next().unwrap()), "{e}");
+    }
+}

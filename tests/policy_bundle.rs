@@ -237,3 +237,38 @@ fn a_full_disk_while_a_bundle_is_saved_leaves_the_previous_bundle_whole() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&other_dir);
 }
+
+/// A policy that sees the goal minus the achieved goal (`goal_offset_input`)
+/// says so in its bundle, loads back acting exactly as trained, and really
+/// reads the achieved goal. A bundle whose manifest drops the flag no longer
+/// fits its weights and is refused, naming the file.
+#[test]
+fn a_goal_offset_policy_round_trips_and_reads_the_achieved_goal() {
+    let task = TaskConfig::builtin("needle-reach").unwrap();
+    let config = SacHerConfig::new()
+        .with_hidden(16)
+        .with_batch_size(32)
+        .with_random_steps(100)
+        .with_eval_interval(100_000)
+        .with_eval_episodes(2)
+        .with_goal_offset_input(true);
+    let outcome = gesture_lab::rl::train(&task, &gesture_lab::rl::AlgoConfig::SacHer(config.clone()), 300, 4, 1, None, None, &mut |_| {}).unwrap();
+    let dir = std::env::temp_dir().join(format!("gesture-lab-test-goal-offset-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    policy::save_trained(&dir, &outcome, &gesture_lab::rl::AlgoConfig::SacHer(config), 4).unwrap();
+    let loaded = policy::load(&dir, Some("needle-reach")).unwrap();
+    assert!(loaded.manifest.network.goal_offset && loaded.policy.goal_offset);
+    assert_eq!(loaded.policy.input_width(), 2 * loaded.manifest.goal_dim + loaded.manifest.observation_dim);
+
+    let mut env = Env::new(task.clone()).unwrap();
+    let obs = vec![env.reset(9).unwrap()];
+    assert_eq!(loaded.policy.act(&obs), outcome.policy().act(&obs));
+    let mut moved = obs.clone();
+    moved[0].achieved_goal[0] += 0.01;
+    assert_ne!(loaded.policy.act(&moved), loaded.policy.act(&obs), "the achieved goal is an input");
+
+    edit_manifest(&dir, |v| v["network"].as_object_mut().unwrap().remove("goal_offset").map(|_| ()).unwrap());
+    let e = load_error(&dir, None);
+    assert!(e.contains(MANIFEST_FILE) && e.contains("normaliser has") && e.contains("the policy input has"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

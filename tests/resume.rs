@@ -72,6 +72,25 @@ fn resuming_from_a_checkpoint_gives_the_uninterrupted_weights() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The averaged policy (`policy_average_tau`) is part of the checkpoint: a
+/// resumed run exports the policy an uninterrupted one does (with n-step
+/// returns, which change nothing a checkpoint holds).
+#[test]
+fn a_resumed_run_exports_the_uninterrupted_averaged_policy() {
+    let task = TaskConfig::builtin("needle-reach").unwrap();
+    let config = || small().with_policy_average_tau(0.05).with_n_step_returns(3);
+    let params = |t: &sac::Trained| t.learner.policy_actor().parameters();
+    let whole = sac::train(&task, config(), 1200, 5, 1, &mut |_| {}).unwrap();
+    assert_ne!(params(&whole), whole.learner.actor_parameters(), "the exported policy is the average, not the actor");
+    let dir = temp("averaged");
+    let cp = Checkpointing { dir: dir.clone(), every: 400, resume: true };
+    sac::train_with_checkpoints(&task, config(), 800, 5, 1, Some(&cp), None, &mut |_| {}).unwrap();
+    let resumed = sac::train_with_checkpoints(&task, config(), 1200, 5, 1, Some(&cp), None, &mut |_| {}).unwrap();
+    assert_eq!(params(&resumed), params(&whole));
+    assert_eq!(resumed.learner.actor_parameters(), whole.learner.actor_parameters());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {

@@ -73,6 +73,27 @@ fn shipped_gauze_retrieve_policy_carries_the_gauze_on_seeded_episodes() {
     assert_grasp_policy_delivers("gauze-retrieve-assisted", "gauze-retrieve", gesture_lab::sim::physics::GraspMode::Assisted);
 }
 
+/// The gauze picked up by friction alone (friction mode, seed 1, with the
+/// goal-offset input).
+#[test]
+fn shipped_friction_gauze_retrieve_policy_carries_the_gauze_on_seeded_episodes() {
+    let ev = assert_grasp_policy_delivers("gauze-retrieve", "gauze-retrieve", gesture_lab::sim::physics::GraspMode::Friction);
+    assert!(ev.mean_final_error_mm < 5.0, "error {} mm", ev.mean_final_error_mm);
+}
+
+/// The block lifted off its peg by friction alone and seated on the target
+/// peg: in x-z within 5 mm of its axis, at seated height, and let go.
+#[test]
+fn shipped_peg_transfer_policy_seats_the_block_on_seeded_episodes() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/peg-transfer");
+    let loaded = policy::load(&dir, Some("peg-transfer")).unwrap();
+    assert_eq!(loaded.manifest.task_config.physics.grasp, gesture_lab::sim::physics::GraspMode::Friction);
+    assert!(loaded.policy.goal_offset);
+    let ev = evaluate(&loaded.policy, &loaded.manifest.task_config, 50, 2024, 0).unwrap();
+    assert!(ev.success_rate >= 0.9, "success {}", ev.success_rate);
+    assert!(ev.held_at_end_rate.unwrap() <= 0.1, "the block is let go on the peg: held at the end {:?}", ev.held_at_end_rate);
+}
+
 /// Two PSMs hand the needle over: at the goal, held by PSM2 alone (assisted mode).
 #[test]
 fn shipped_needle_regrasp_policy_hands_the_needle_over_on_seeded_episodes() {

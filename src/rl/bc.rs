@@ -187,7 +187,7 @@ pub fn train(
         let mut rng = stream(seed, 1, update);
         let mut batch = Batch::with_capacity(n, obs_dim, goal_dim, action_dim);
         demos.sample_into(&mut batch, n, config.relabel_fraction, &mut rng, &|_, _| 0.0);
-        let x = super::network_inputs(&batch.observations, &batch.goals, n, &normalizer);
+        let x = super::network_inputs(&batch.observations, &batch.goals, None, n, &normalizer);
         let loss = behaviour_cloning_loss(&actor, tensor(x, n, input, &device), tensor(batch.actions, n, action_dim, &device), None);
         let grads = GradientsParams::from_grads(loss.backward(), &actor);
         actor = optimizer.step(config.lr, actor.clone(), grads);

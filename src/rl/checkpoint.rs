@@ -136,7 +136,7 @@ pub fn record_bytes(record: ModuleRecord) -> Vec<u8> {
 
 /// Saves `learner` and `run` under `dir/checkpoint/`, atomically.
 pub fn save(dir: &Path, learner: &SacHer, run: &RunState, task: &TaskConfig) -> Result<()> {
-    let parts: Vec<(&str, Vec<u8>)> = vec![
+    let mut parts: Vec<(&str, Vec<u8>)> = vec![
         ("actor.bpk", record_bytes(learner.actor.clone().into_record())),
         ("critic.bpk", record_bytes(learner.critic.clone().into_record())),
         ("critic_target.bpk", record_bytes(learner.critic_target.clone().into_record())),
@@ -146,6 +146,9 @@ pub fn save(dir: &Path, learner: &SacHer, run: &RunState, task: &TaskConfig) -> 
         ("alpha_opt.bin", learner.alpha_opt.into_bytes().expect("optimiser state").to_vec()),
         ("buffer.bin", learner.buffer.to_bytes()),
     ];
+    if let Some(average) = &learner.actor_average {
+        parts.push(("actor_average.bpk", record_bytes(average.clone().into_record())));
+    }
     let state = CheckpointState {
         format: SAC_FORMAT.into(),
         config: learner.config.clone(),
@@ -191,14 +194,17 @@ pub fn load(dir: &Path, task: &TaskConfig, config: &SacHerConfig, seed: u64, dem
         )));
     }
     state.normalizer.check().map_err(|e| cp.error(e))?;
-    if state.normalizer.dim() != state.obs_dim + state.goal_dim {
-        return Err(cp.error(format!("normalizer has {} components, the networks' input {}", state.normalizer.dim(), state.obs_dim + state.goal_dim)));
-    }
     let mut learner = SacHer::new(config.clone(), task, state.obs_dim, state.goal_dim, seed);
-    let (input, hidden, dev) = (state.obs_dim + state.goal_dim, config.hidden, learner.device.clone());
+    let (input, hidden, dev) = (learner.input_width(), config.hidden, learner.device.clone());
+    if state.normalizer.dim() != input {
+        return Err(cp.error(format!("normalizer has {} components, the networks' input {input}", state.normalizer.dim())));
+    }
     let action_dim = learner.action_dim;
     let fit = |e| cp.error(e);
     learner.actor = Actor::new(input, action_dim, hidden, &dev).try_load_record(cp.record("actor.bpk")?).map_err(fit)?;
+    if learner.actor_average.is_some() {
+        learner.actor_average = Some(Actor::new(input, action_dim, hidden, &dev).try_load_record(cp.record("actor_average.bpk")?).map_err(fit)?.no_grad());
+    }
     learner.critic = TwinCritic::new(input, action_dim, hidden, &dev).try_load_record(cp.record("critic.bpk")?).map_err(fit)?;
     learner.critic_target = TwinCritic::new(input, action_dim, hidden, &dev).try_load_record(cp.record("critic_target.bpk")?).map_err(fit)?.no_grad();
     learner.temperature = Temperature::new(1.0, &dev).try_load_record(cp.record("temperature.bpk")?).map_err(fit)?;

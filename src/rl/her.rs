@@ -26,8 +26,28 @@ pub struct Batch {
     pub observations: Vec<f32>,
     pub goals: Vec<f32>,
     pub actions: Vec<f32>,
+    /// With n-step returns, the discounted sum of the row's rewards.
     pub rewards: Vec<f32>,
+    /// The observation the critics bootstrap from (n steps on, or the
+    /// episode's last).
     pub next_observations: Vec<f32>,
+    /// Env steps from the row's observation to its next one (1 to n).
+    pub bootstrap_steps: Vec<f32>,
+    /// The achieved goal with the row's observation, and with its next one.
+    pub achieved_goals: Vec<f32>,
+    pub next_achieved_goals: Vec<f32>,
+}
+
+/// How many env steps of reward a replayed row sums before the critics
+/// bootstrap, and their discount. `NStep::ONE` is the one-step TD target.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NStep {
+    pub steps: usize,
+    pub gamma: f32,
+}
+
+impl NStep {
+    pub const ONE: NStep = NStep { steps: 1, gamma: 1.0 };
 }
 
 /// A ring buffer of fixed-length episodes.
@@ -123,9 +143,14 @@ impl HerBuffer {
     /// achieved goal with probability `future_p` (k = 4 relabels per real
     /// goal is future_p = 1 − 1/(1 + 4) = 0.8).
     pub fn sample(&self, n: usize, future_p: f64, rng: &mut Rng, reward: impl Fn(&[f32], &[f32]) -> f32) -> Batch {
+        self.sample_returns(n, future_p, NStep::ONE, rng, &reward)
+    }
+
+    /// [`Self::sample`] with `returns.steps`-step returns.
+    pub fn sample_returns(&self, n: usize, future_p: f64, returns: NStep, rng: &mut Rng, reward: &dyn Fn(&[f32], &[f32]) -> f32) -> Batch {
         assert!(!self.is_empty(), "sample from an empty buffer");
         let mut b = Batch::with_capacity(n, self.obs_dim, self.goal_dim, self.action_dim);
-        sample_into(&mut b, &self.episodes, n, future_p, rng, &reward, (self.obs_dim, self.goal_dim, self.action_dim));
+        sample_into(&mut b, &self.episodes, n, future_p, returns, rng, reward, (self.obs_dim, self.goal_dim, self.action_dim));
         b
     }
 }
@@ -138,6 +163,9 @@ impl Batch {
             actions: Vec::with_capacity(n * action_dim),
             rewards: Vec::with_capacity(n),
             next_observations: Vec::with_capacity(n * obs_dim),
+            bootstrap_steps: Vec::with_capacity(n),
+            achieved_goals: Vec::with_capacity(n * goal_dim),
+            next_achieved_goals: Vec::with_capacity(n * goal_dim),
         }
     }
 
@@ -153,11 +181,13 @@ impl Batch {
 
 /// Appends `n` HER-relabelled transitions drawn uniformly from `episodes`
 /// (each of any length: its own number of actions) to `b`.
+#[allow(clippy::too_many_arguments)]
 fn sample_into(
     b: &mut Batch,
     episodes: &[Episode],
     n: usize,
     future_p: f64,
+    returns: NStep,
     rng: &mut Rng,
     reward: &dyn Fn(&[f32], &[f32]) -> f32,
     (od, gd, ad): (usize, usize, usize),
@@ -172,11 +202,21 @@ fn sample_into(
         } else {
             &ep.desired_goals[t * gd..(t + 1) * gd]
         };
+        // Rewards of the steps t .. t + m, cut short by the episode's end.
+        let m = returns.steps.max(1).min(t_max - t);
+        let mut sum = 0.0;
+        for k in (0..m).rev() {
+            let reached = t + k + 1;
+            sum = reward(&ep.achieved_goals[reached * gd..(reached + 1) * gd], goal) + returns.gamma * sum;
+        }
         b.observations.extend_from_slice(&ep.observations[t * od..(t + 1) * od]);
-        b.next_observations.extend_from_slice(&ep.observations[(t + 1) * od..(t + 2) * od]);
+        b.next_observations.extend_from_slice(&ep.observations[(t + m) * od..(t + m + 1) * od]);
         b.actions.extend_from_slice(&ep.actions[t * ad..(t + 1) * ad]);
         b.goals.extend_from_slice(goal);
-        b.rewards.push(reward(&ep.achieved_goals[(t + 1) * gd..(t + 2) * gd], goal));
+        b.rewards.push(sum);
+        b.bootstrap_steps.push(m as f32);
+        b.achieved_goals.extend_from_slice(&ep.achieved_goals[t * gd..(t + 1) * gd]);
+        b.next_achieved_goals.extend_from_slice(&ep.achieved_goals[(t + m) * gd..(t + m + 1) * gd]);
     }
 }
 
@@ -225,8 +265,13 @@ impl DemoBuffer {
 
     /// Appends `n` HER-relabelled demonstration transitions to `b`.
     pub fn sample_into(&self, b: &mut Batch, n: usize, future_p: f64, rng: &mut Rng, reward: &dyn Fn(&[f32], &[f32]) -> f32) {
+        self.sample_returns_into(b, n, future_p, NStep::ONE, rng, reward);
+    }
+
+    /// [`Self::sample_into`] with `returns.steps`-step returns.
+    pub fn sample_returns_into(&self, b: &mut Batch, n: usize, future_p: f64, returns: NStep, rng: &mut Rng, reward: &dyn Fn(&[f32], &[f32]) -> f32) {
         assert!(!self.is_empty(), "sample from no demonstrations");
-        sample_into(b, &self.episodes, n, future_p, rng, reward, (self.obs_dim, self.goal_dim, self.action_dim));
+        sample_into(b, &self.episodes, n, future_p, returns, rng, reward, (self.obs_dim, self.goal_dim, self.action_dim));
     }
 
     /// A digest of every value, so that a resumed run can check it was
@@ -282,6 +327,33 @@ mod tests {
             hits += (b.rewards[i] == 0.0) as usize;
         }
         assert!(hits > 0, "some relabelled goals are reached at once");
+    }
+
+    /// n-step rows sum the discounted rewards of the next n steps for their
+    /// (relabelled) goal and bootstrap from n steps on, or from the
+    /// episode's end when that comes first.
+    #[test]
+    fn n_step_rows_sum_discounted_rewards_up_to_the_episodes_end() {
+        let mut buf = HerBuffer::new(1, 1, 1, 10, 1000);
+        buf.push(line_episode(10, 100.0));
+        let returns = NStep { steps: 3, gamma: 0.5 };
+        let b = buf.sample_returns(2000, 0.8, returns, &mut rng_from_seed(5), &sparse);
+        let mut cut_short = 0;
+        for i in 0..2000 {
+            let (t, g) = (b.observations[i], b.goals[i]);
+            let m = b.bootstrap_steps[i];
+            assert_eq!(m, 3f32.min(10.0 - t));
+            assert_eq!(b.next_observations[i], t + m);
+            // Step k reaches t + k + 1: reward 0 there only if that is the goal.
+            let expected: f32 = (0..m as usize).map(|k| 0.5f32.powi(k as i32) * if t + k as f32 + 1.0 == g { 0.0 } else { -1.0 }).sum();
+            assert_eq!(b.rewards[i], expected, "row at step {t}, goal {g}");
+            cut_short += (m < 3.0) as usize;
+        }
+        assert!(cut_short > 0, "rows near the end bootstrap sooner");
+        // One step is the plain TD row.
+        let one = buf.sample_returns(100, 0.5, NStep::ONE, &mut rng_from_seed(6), &sparse);
+        assert_eq!(one, buf.sample(100, 0.5, &mut rng_from_seed(6), sparse));
+        assert!(one.bootstrap_steps.iter().all(|&m| m == 1.0));
     }
 
     #[test]

@@ -69,15 +69,34 @@ pub fn config_from_toml<C: serde::Serialize + serde::de::DeserializeOwned>(defau
 
 /// `n` observation rows and `n` goal rows joined row by row and normalised,
 /// as the networks take them.
-pub fn network_inputs(observations: &[f32], goals: &[f32], n: usize, normalizer: &RunningNormalizer) -> Vec<f32> {
-    let (od, gd) = (observations.len() / n.max(1), goals.len() / n.max(1));
-    let mut x = Vec::with_capacity(n * (od + gd));
-    for i in 0..n {
-        x.extend_from_slice(&observations[i * od..(i + 1) * od]);
-        x.extend_from_slice(&goals[i * gd..(i + 1) * gd]);
-    }
+///
+/// With `achieved` (the achieved goal of each row), each row also holds the
+/// goal minus the achieved goal (see `SacHerConfig::goal_offset_input`).
+pub fn network_inputs(observations: &[f32], goals: &[f32], achieved: Option<&[f32]>, n: usize, normalizer: &RunningNormalizer) -> Vec<f32> {
+    let mut x = raw_inputs(observations, goals, achieved, n);
     normalizer.normalize(&mut x);
     x
+}
+
+/// [`network_inputs`] before normalisation.
+pub fn raw_inputs(observations: &[f32], goals: &[f32], achieved: Option<&[f32]>, n: usize) -> Vec<f32> {
+    let (od, gd) = (observations.len() / n.max(1), goals.len() / n.max(1));
+    let mut x = Vec::with_capacity(n * (od + gd + if achieved.is_some() { gd } else { 0 }));
+    for i in 0..n {
+        let goal = &goals[i * gd..(i + 1) * gd];
+        x.extend_from_slice(&observations[i * od..(i + 1) * od]);
+        x.extend_from_slice(goal);
+        if let Some(achieved) = achieved {
+            x.extend(goal.iter().zip(&achieved[i * gd..(i + 1) * gd]).map(|(g, a)| g - a));
+        }
+    }
+    x
+}
+
+/// Numbers in one network input row: the observation, the goal and, with
+/// `goal_offset`, the goal minus the achieved goal.
+pub fn input_width(obs_dim: usize, goal_dim: usize, goal_offset: bool) -> usize {
+    obs_dim + goal_dim * (1 + goal_offset as usize)
 }
 
 /// A trained goal-conditioned actor ready to act: inference weights plus the
@@ -88,12 +107,24 @@ pub struct GoalPolicy {
     pub normalizer: RunningNormalizer,
     pub obs_dim: usize,
     pub goal_dim: usize,
+    /// The input also holds the desired minus the achieved goal.
+    pub goal_offset: bool,
     device: Device,
 }
 
 impl GoalPolicy {
     pub fn new(actor: PolicyNet, normalizer: RunningNormalizer, obs_dim: usize, goal_dim: usize) -> Self {
-        Self { actor, normalizer, obs_dim, goal_dim, device: Device::flex() }
+        Self { actor, normalizer, obs_dim, goal_dim, goal_offset: false, device: Device::flex() }
+    }
+
+    pub fn with_goal_offset(mut self, goal_offset: bool) -> Self {
+        self.goal_offset = goal_offset;
+        self
+    }
+
+    /// Numbers in one input row.
+    pub fn input_width(&self) -> usize {
+        input_width(self.obs_dim, self.goal_dim, self.goal_offset)
     }
 
     pub fn actor(&self) -> &PolicyNet {
@@ -101,11 +132,14 @@ impl GoalPolicy {
     }
 
     fn inputs(&self, obs: &[Observation]) -> Tensor<2> {
-        let width = self.obs_dim + self.goal_dim;
+        let width = self.input_width();
         let mut x = Vec::with_capacity(obs.len() * width);
         for o in obs {
             x.extend_from_slice(&o.observation);
             x.extend_from_slice(&o.desired_goal);
+            if self.goal_offset {
+                x.extend(o.desired_goal.iter().zip(&o.achieved_goal).map(|(g, a)| g - a));
+            }
         }
         self.normalizer.normalize(&mut x);
         tensor(x, obs.len(), width, &self.device)
@@ -281,6 +315,8 @@ pub struct TrainOutcome {
     pub updates: u64,
     pub obs_dim: usize,
     pub goal_dim: usize,
+    /// The actor's input holds the goal minus the achieved goal too.
+    pub goal_offset: bool,
 }
 
 impl TrainOutcome {
@@ -289,7 +325,7 @@ impl TrainOutcome {
             PolicyNet::TanhGaussian(a) => PolicyNet::TanhGaussian(a.clone()),
             PolicyNet::Gaussian(a) => PolicyNet::Gaussian(a.clone()),
         };
-        GoalPolicy::new(actor, self.normalizer.clone(), self.obs_dim, self.goal_dim)
+        GoalPolicy::new(actor, self.normalizer.clone(), self.obs_dim, self.goal_dim).with_goal_offset(self.goal_offset)
     }
 }
 
@@ -329,6 +365,7 @@ pub fn train(
                 updates: t.updates,
                 obs_dim: t.obs_dim,
                 goal_dim: t.goal_dim,
+                goal_offset: false,
                 task,
             })
         }
@@ -341,6 +378,7 @@ pub fn train(
                 updates: t.learner.updates,
                 obs_dim: t.learner.obs_dim,
                 goal_dim: t.learner.goal_dim,
+                goal_offset: t.learner.config.goal_offset_input,
                 curve: t.curve,
                 env_steps: t.env_steps,
                 wall_s: t.wall_s,
@@ -359,6 +397,7 @@ pub fn train(
                 updates: t.updates,
                 obs_dim: t.obs_dim,
                 goal_dim: t.goal_dim,
+                goal_offset: false,
                 task,
             })
         }

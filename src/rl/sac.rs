@@ -15,7 +15,7 @@ use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
 use super::bc::behaviour_cloning_loss;
-use super::her::{Batch, DemoBuffer, Episode, HerBuffer};
+use super::her::{Batch, DemoBuffer, Episode, HerBuffer, NStep};
 use super::nets::{Actor, Temperature, TwinCritic, init_parameters, parameters, tensor, with_parameters};
 use super::normalizer::RunningNormalizer;
 use super::{GoalPolicy, Rng, standard_normal, stream};
@@ -132,6 +132,31 @@ pub struct SacHerConfig {
     /// none are left waiting). Same seed, same weights, whatever the timing.
     #[config(default = true)]
     pub overlap_env_steps: bool,
+    /// Evaluate and export a running average of the actor's weights: after
+    /// every actor step, average += this × (actor − average). The envs are
+    /// still driven by the actor itself. A policy's success swings ±10
+    /// points from one evaluation to the next as its weights move; the
+    /// average moves slowly. 0 (the default): the actor itself.
+    #[config(default = 0.0)]
+    pub policy_average_tau: f64,
+    /// The critics' target sums this many env steps of (relabelled) reward
+    /// before bootstrapping: r_t + γ r_{t+1} + … + γⁿ Q(s_{t+n}), cut short
+    /// at the episode's end. More than 1 carries a sparse reward back
+    /// faster, at the cost of a bias: the rows after the first came from an
+    /// older policy (or the demonstrator), not the current one (no
+    /// correction, as in DQfD and R2D2). The entropy bonus is taken at
+    /// s_{t+n} only. 1 (the default): one-step TD.
+    #[config(default = 1)]
+    pub n_step_returns: usize,
+    /// The actor and the critics also see the goal minus the achieved goal.
+    /// Without it they must subtract two inputs normalised with different
+    /// statistics, and a small mismatch of the learned weights blurs the
+    /// distance near the goal: a needle-pick or gauze-retrieve policy held
+    /// its object still 5–7 mm from the goal (actions ~0), outside the 5 mm
+    /// tolerance. The bundle records it; false (the default): the
+    /// observation and the goal alone.
+    #[config(default = false)]
+    pub goal_offset_input: bool,
 }
 
 impl SacHerConfig {
@@ -149,8 +174,8 @@ impl SacHerConfig {
 
     pub fn validate(&self, origin: &str) -> Result<()> {
         let bad = |m: String| Err(crate::Error::Config { origin: origin.into(), message: m });
-        if self.envs == 0 || self.batch_size == 0 || self.hidden == 0 || self.eval_episodes == 0 || self.eval_interval == 0 {
-            return bad("envs, batch_size, hidden, eval_episodes and eval_interval must be at least 1".into());
+        if self.envs == 0 || self.batch_size == 0 || self.hidden == 0 || self.eval_episodes == 0 || self.eval_interval == 0 || self.n_step_returns == 0 {
+            return bad("envs, batch_size, hidden, eval_episodes, eval_interval and n_step_returns must be at least 1".into());
         }
         if !(self.gamma > 0.0 && self.gamma < 1.0) {
             return bad(format!("gamma = {} must lie in (0, 1)", self.gamma));
@@ -163,6 +188,9 @@ impl SacHerConfig {
         }
         if let Some(v) = self.min_input_std.filter(|v| !(v.is_finite() && *v > 0.0)) {
             return bad(format!("min_input_std = {v} must be > 0"));
+        }
+        if !(self.policy_average_tau >= 0.0 && self.policy_average_tau <= 1.0) {
+            return bad(format!("policy_average_tau = {} must lie in [0, 1]", self.policy_average_tau));
         }
         if !(self.bc_weight.is_finite() && self.bc_weight >= 0.0) {
             return bad(format!("bc_weight = {} must be >= 0", self.bc_weight));
@@ -334,6 +362,8 @@ pub struct SacHer {
     /// Numbers in one action (the task's instrument's).
     pub action_dim: usize,
     pub(crate) actor: Actor,
+    /// The running average of the actor's weights (`policy_average_tau` > 0).
+    pub(crate) actor_average: Option<Actor>,
     pub(crate) critic: TwinCritic,
     pub(crate) critic_target: TwinCritic,
     pub(crate) temperature: Temperature,
@@ -356,7 +386,7 @@ pub struct SacHer {
 impl SacHer {
     pub fn new(config: SacHerConfig, task: &TaskConfig, obs_dim: usize, goal_dim: usize, seed: u64) -> Self {
         let device = Device::flex().autodiff();
-        let input = obs_dim + goal_dim;
+        let input = super::input_width(obs_dim, goal_dim, config.goal_offset_input);
         let action_dim = task.robot.action_dim();
         let mut rng = stream(seed, 0, 0);
         let actor = init_parameters(Actor::new(input, action_dim, config.hidden, &device), &mut rng);
@@ -364,6 +394,7 @@ impl SacHer {
         let critic_params = parameters(&critic);
         let critic_target = with_parameters(TwinCritic::new(input, action_dim, config.hidden, &device), &critic_params).no_grad();
         let temperature = Temperature::new(config.initial_alpha, &device);
+        let actor_average = (config.policy_average_tau > 0.0).then(|| actor.clone().no_grad());
         let adam = AdamConfig::new();
         Self {
             buffer: HerBuffer::new(obs_dim, goal_dim, action_dim, task.episode.steps, config.buffer_size),
@@ -376,6 +407,7 @@ impl SacHer {
             obs_dim,
             goal_dim,
             action_dim,
+            actor_average,
             actor,
             critic,
             critic_target,
@@ -410,44 +442,63 @@ impl SacHer {
             let mut rng = stream(self.seed, 3, i as u64);
             let mut batch = Batch::with_capacity(n, self.obs_dim, self.goal_dim, self.action_dim);
             demos.sample_into(&mut batch, n, 0.0, &mut rng, &|_, _| 0.0);
-            let x = tensor(self.inputs(&batch.observations, &batch.goals, n), n, self.obs_dim + self.goal_dim, &self.device);
+            let x = tensor(self.inputs(&batch.observations, &batch.goals, &batch.achieved_goals, n), n, self.input_width(), &self.device);
             let actions = tensor(batch.actions, n, self.action_dim, &self.device);
             let loss = behaviour_cloning_loss(&self.actor, x, actions, None);
             let grads = GradientsParams::from_grads(loss.backward(), &self.actor);
             self.actor = self.actor_opt.step(self.config.actor_lr, self.actor.clone(), grads);
         }
+        // The average starts from the cloned actor.
+        if let Some(average) = &mut self.actor_average {
+            *average = self.actor.clone().no_grad();
+        }
     }
 
     /// Observation and goal rows joined and normalised, as the networks take them.
-    fn inputs(&self, observations: &[f32], goals: &[f32], n: usize) -> Vec<f32> {
-        super::network_inputs(observations, goals, n, &self.normalizer)
+    fn inputs(&self, observations: &[f32], goals: &[f32], achieved: &[f32], n: usize) -> Vec<f32> {
+        super::network_inputs(observations, goals, self.config.goal_offset_input.then_some(achieved), n, &self.normalizer)
+    }
+
+    /// Numbers in one network input row.
+    pub fn input_width(&self) -> usize {
+        super::input_width(self.obs_dim, self.goal_dim, self.config.goal_offset_input)
     }
 
     /// The input rows an episode shows the networks: each observation with
     /// the real goal and with a reached (relabelled) one.
     fn normalizer_rows(&self, episodes: &[Episode]) -> Vec<f32> {
         let (od, gd) = (self.obs_dim, self.goal_dim);
-        let mut rows = Vec::new();
+        let (mut observations, mut goals, mut achieved) = (Vec::new(), Vec::new(), Vec::new());
         for ep in episodes {
             for s in 0..ep.actions.len() / self.action_dim {
                 let obs = &ep.observations[s * od..(s + 1) * od];
-                rows.extend_from_slice(obs);
-                rows.extend_from_slice(&ep.desired_goals[s * gd..(s + 1) * gd]);
-                rows.extend_from_slice(obs);
-                rows.extend_from_slice(&ep.achieved_goals[(s + 1) * gd..(s + 2) * gd]);
+                let now = &ep.achieved_goals[s * gd..(s + 1) * gd];
+                for goal in [&ep.desired_goals[s * gd..(s + 1) * gd], &ep.achieved_goals[(s + 1) * gd..(s + 2) * gd]] {
+                    observations.extend_from_slice(obs);
+                    goals.extend_from_slice(goal);
+                    achieved.extend_from_slice(now);
+                }
             }
         }
-        rows
+        let n = goals.len() / gd;
+        super::raw_inputs(&observations, &goals, self.config.goal_offset_input.then_some(&achieved[..]), n)
     }
 
-    /// The current actor as an inference policy (plain device, no gradients).
+    /// The policy to evaluate and export (plain device, no gradients): the
+    /// actor's running average if `policy_average_tau` > 0, else the actor.
     pub fn policy(&self) -> GoalPolicy {
-        GoalPolicy::new(super::PolicyNet::TanhGaussian(self.actor.valid()), self.normalizer.clone(), self.obs_dim, self.goal_dim)
+        GoalPolicy::new(self.policy_actor(), self.normalizer.clone(), self.obs_dim, self.goal_dim).with_goal_offset(self.config.goal_offset_input)
     }
 
-    /// The actor for inference (plain device).
+    /// The actor that drives the envs while training.
+    pub fn acting_policy(&self) -> GoalPolicy {
+        GoalPolicy::new(super::PolicyNet::TanhGaussian(self.actor.valid()), self.normalizer.clone(), self.obs_dim, self.goal_dim)
+            .with_goal_offset(self.config.goal_offset_input)
+    }
+
+    /// The evaluated actor (see [`Self::policy`]) for inference (plain device).
     pub fn policy_actor(&self) -> super::PolicyNet {
-        super::PolicyNet::TanhGaussian(self.actor.valid())
+        super::PolicyNet::TanhGaussian(self.actor_average.as_ref().unwrap_or(&self.actor).valid())
     }
 
     pub fn actor_parameters(&self) -> Vec<f32> {
@@ -490,12 +541,14 @@ impl SacHer {
             Some(_) if c.demo_batch_fraction > 0.0 => ((n as f64 * c.demo_batch_fraction).round() as usize).clamp(1, n - 1),
             _ => 0,
         };
-        let mut batch = self.buffer.sample(n - n_demo, future_p, &mut rng, reward);
+        let returns = NStep { steps: c.n_step_returns, gamma: c.gamma as f32 };
+        let mut batch = self.buffer.sample_returns(n - n_demo, future_p, returns, &mut rng, reward);
         if let Some(demos) = self.demos.as_ref().filter(|_| n_demo > 0) {
-            demos.sample_into(&mut batch, n_demo, future_p, &mut rng, reward);
+            demos.sample_returns_into(&mut batch, n_demo, future_p, returns, &mut rng, reward);
         }
-        let input = self.obs_dim + self.goal_dim;
-        let x = self.inputs(&batch.observations, &batch.goals, n);
+        let input = self.input_width();
+        let x = self.inputs(&batch.observations, &batch.goals, &batch.achieved_goals, n);
+        let next_achieved = self.config.goal_offset_input.then_some(&batch.next_achieved_goals[..]);
         // Drawn here in order; turned into normal numbers inside each step.
         let ad = self.action_dim;
         let noise_next = crate::rng::normal_uniforms(&mut rng, n * ad);
@@ -524,9 +577,10 @@ impl SacHer {
         let critic_job = || {
             let batch = CriticBatch {
                 x: tensor(x, n, input, dev),
-                x_next: tensor(super::network_inputs(&batch.next_observations, &batch.goals, n, normalizer), n, input, dev),
+                x_next: tensor(super::network_inputs(&batch.next_observations, &batch.goals, next_achieved, n, normalizer), n, input, dev),
                 actions: tensor(batch.actions.clone(), n, ad, dev),
                 rewards: tensor(batch.rewards.clone(), n, 1, dev),
+                discounts: (c.n_step_returns > 1).then(|| tensor(batch.bootstrap_steps.iter().map(|&m| (c.gamma as f32).powf(m)).collect(), n, 1, dev)),
                 noise_next: tensor(crate::rng::box_muller(&noise_next), n, ad, dev),
             };
             critic_step.run(&mut self.critic, &mut self.critic_opt, &mut self.critic_target, batch)
@@ -549,6 +603,16 @@ impl SacHer {
             // scan that grows with it).
             (critic_loss, actor_learns.then(|| actor_job(self.critic.clone().no_grad())))
         };
+        if actor_result.is_some()
+            && let Some(average) = &mut self.actor_average
+        {
+            let tau = c.policy_average_tau as f32;
+            let mut averaged = parameters(&*average);
+            for (a, o) in averaged.iter_mut().zip(parameters(&self.actor)) {
+                *a += tau * (o - *a);
+            }
+            *average = with_parameters(average.clone(), &averaged);
+        }
         let ActorResult { actor_loss, alpha_loss, bc } = actor_result.unwrap_or_default();
         if let Some(bc) = bc {
             self.last_bc = bc;
@@ -564,6 +628,8 @@ struct CriticBatch {
     x_next: Tensor<2>,
     actions: Tensor<2>,
     rewards: Tensor<2>,
+    /// With n-step returns: γ to the power of each row's bootstrap steps.
+    discounts: Option<Tensor<2>>,
     noise_next: Tensor<2>,
 }
 
@@ -585,7 +651,11 @@ impl CriticStep<'_> {
         let (q1_next, q2_next) = critic_target.forward(b.x_next, next_action.detach());
         let soft_next = q1_next.min_pair(q2_next) - next_log_prob.detach().mul_scalar(self.alpha);
         let clip = 1.0 / (1.0 - gamma);
-        let target = (b.rewards + soft_next.mul_scalar(gamma)).clamp(-clip, 0.0).detach();
+        let discounted = match b.discounts {
+            Some(discounts) => soft_next * discounts,
+            None => soft_next.mul_scalar(gamma),
+        };
+        let target = (b.rewards + discounted).clamp(-clip, 0.0).detach();
         let (q1, q2) = critic.forward(b.x, b.actions);
         let loss = (q1 - target.clone()).square().mean() + (q2 - target).square().mean();
         let grads = GradientsParams::from_grads(loss.backward(), &*critic);
@@ -822,7 +892,7 @@ pub fn train_with_checkpoints(
         let actions: Vec<f32> = if run.env_steps < config.random_steps as u64 {
             (0..e * action_dim).map(|_| rng.random_range(-1.0f32..=1.0)).collect()
         } else {
-            learner.policy().sample(&obs, &standard_normal(&mut rng, e * action_dim))
+            learner.acting_policy().sample(&obs, &standard_normal(&mut rng, e * action_dim))
         };
         // Step, with the updates still due from the last step running alongside.
         let pending = std::mem::take(&mut run.pending_updates);
