@@ -204,10 +204,11 @@ fn sample_into(
         };
         // Rewards of the steps t .. t + m, cut short by the episode's end.
         let m = returns.steps.max(1).min(t_max - t);
-        let mut sum = 0.0;
-        for k in (0..m).rev() {
-            let reached = t + k + 1;
-            sum = reward(&ep.achieved_goals[reached * gd..(reached + 1) * gd], goal) + returns.gamma * sum;
+        let reward_at = |k: usize| reward(&ep.achieved_goals[(t + k + 1) * gd..(t + k + 2) * gd], goal);
+        // Summed from the last step back; one step is the reward itself, bit for bit.
+        let mut sum = reward_at(m - 1);
+        for k in (0..m - 1).rev() {
+            sum = reward_at(k) + returns.gamma * sum;
         }
         b.observations.extend_from_slice(&ep.observations[t * od..(t + 1) * od]);
         b.next_observations.extend_from_slice(&ep.observations[(t + m) * od..(t + m + 1) * od]);
