@@ -2,7 +2,7 @@
 //! replay bit for bit; damaged or foreign files are refused by name.
 
 use gesture_lab::env::Env;
-use gesture_lab::policy::demos::{Demonstrations, load_for_training, record_oracle, replay_episode};
+use gesture_lab::policy::demos::{Demonstrations, RecoveryPerturbation, load_for_training, record_oracle, record_oracle_with_recovery, replay_episode};
 use gesture_lab::sim::physics::GraspMode;
 use gesture_lab::task::TaskConfig;
 
@@ -97,6 +97,45 @@ fn the_oracle_recorder_keeps_only_successes_and_counts_what_it_tried() {
     // Too few tries: an error that says how many succeeded.
     let e = record_oracle(&short_needle_pick(5), 2, 3, 6, &mut |_, _| {}).unwrap_err().to_string();
     assert!(e.contains("only 0 of 6"), "{e}");
+}
+
+#[test]
+fn perturbed_oracle_demonstrations_show_recoveries_repeat_and_replay() {
+    let config = TaskConfig::builtin("needle-pick").unwrap();
+    // Noise on the position and wrist actions of every episode, none on the jaw.
+    let noisy = RecoveryPerturbation { rate: 1.0, noise_std: vec![0.1, 0.1, 0.1, 0.1, 0.0], burst_steps: 0 };
+    let record = |p: &RecoveryPerturbation| record_oracle_with_recovery(&config, 2, 3, 50, p.clone(), &mut |_, _| {}).unwrap();
+    let demos = record(&noisy);
+    assert!(demos == record(&noisy), "the same seed and perturbation: the same demonstrations");
+    assert!(demos.source.contains("perturbed"), "{}", demos.source);
+    let plain = record_oracle(&config, 2, 3, 50, &mut |_, _| {}).unwrap();
+    assert_ne!(demos.episodes[0].steps, plain.episodes[0].steps, "the perturbation changes the actions");
+    let mut env = Env::new(config.clone()).unwrap();
+    for episode in &demos.episodes {
+        assert!(episode.success);
+        // The jaw had no noise: its actions are the oracle's ±1.
+        assert!(episode.steps.iter().all(|s| s.action[4].abs() == 1.0));
+        // Noise on every other step: actions the plain oracle never gives.
+        assert!(episode.steps.iter().any(|s| s.action[..3].iter().any(|&a| a != 0.0 && a.abs() != 1.0)));
+        let replayed = replay_episode(&mut env, episode).unwrap();
+        assert_eq!(replayed.last().unwrap(), &episode.final_observation, "the executed actions were recorded");
+    }
+
+    // A burst replaces the oracle's actions, jaw included, with uniform ones.
+    let burst = RecoveryPerturbation { rate: 1.0, noise_std: vec![], burst_steps: 4 };
+    let bursts = record(&burst);
+    assert!(bursts.episodes.iter().all(|e| e.steps.iter().any(|s| s.action[4].abs() != 1.0)));
+
+    // Impossible settings are refused by name.
+    for (p, words) in [
+        (RecoveryPerturbation { rate: 1.5, ..noisy.clone() }, "rate 1.5"),
+        (RecoveryPerturbation { noise_std: vec![-0.1], ..noisy.clone() }, "noise -0.1"),
+        (RecoveryPerturbation { noise_std: vec![0.1, 0.1], ..noisy.clone() }, "2 values"),
+        (RecoveryPerturbation { noise_std: vec![], ..noisy.clone() }, "perturbs nothing"),
+    ] {
+        let e = record_oracle_with_recovery(&config, 1, 3, 5, p, &mut |_, _| {}).unwrap_err().to_string();
+        assert!(e.contains(words), "{e}");
+    }
 }
 
 #[test]

@@ -86,6 +86,22 @@ fn behaviour_cloning_of_oracle_demonstrations_reaches_the_needle() {
 }
 
 #[test]
+fn behaviour_cloning_with_the_goal_offset_input_reads_the_achieved_goal() {
+    let (task, demos) = needle_reach_demos(20, 4);
+    let config = BcConfig::new().with_goal_offset_input(true).with_eval_interval(1_000_000).with_eval_episodes(2);
+    let outcome = train(&task, &AlgoConfig::Bc(config), 300, 0, 1, None, Some(&demos), &mut |_| {}).unwrap();
+    assert!(outcome.goal_offset, "the outcome (and so the bundle) records the input");
+    let policy = outcome.policy();
+    assert_eq!(policy.input_width(), demos.obs_dim + 2 * demos.goal_dim);
+    // The same observation and goal from another achieved goal: only the
+    // offset part of the input differs, so a different action shows it is read.
+    let obs = gesture_lab::env::Env::new(task).unwrap().reset(0).unwrap();
+    let mut elsewhere = obs.clone();
+    elsewhere.achieved_goal[0] += 0.01;
+    assert_ne!(policy.act(std::slice::from_ref(&obs)), policy.act(std::slice::from_ref(&elsewhere)));
+}
+
+#[test]
 fn algorithms_refuse_missing_or_unusable_demonstrations() {
     let (task, demos) = needle_reach_demos(1, 3);
     let bc = AlgoConfig::Bc(BcConfig::new());

@@ -2,14 +2,14 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{TaskArgs, print_json};
 use crate::policy::{
     self,
-    demos::{Demonstrations, record_oracle},
+    demos::{Demonstrations, RecoveryPerturbation, record_oracle_with_recovery},
 };
 
 #[derive(Subcommand, Debug)]
@@ -38,6 +38,22 @@ pub struct DemosRecordArgs {
     /// Give up after this many episodes (default 10 x --episodes + 10).
     #[arg(long)]
     pub max_tries: Option<u64>,
+    /// Fraction of episodes in which the oracle is perturbed (--recovery-noise,
+    /// --recovery-burst), so that the demonstrations also show it recovering:
+    /// from a missed grasp, a blade wedged on the object, a dropped object.
+    /// 0: the plain oracle.
+    #[arg(long, default_value_t = 0.0)]
+    pub recovery_rate: f64,
+    /// In a perturbed episode: Gaussian noise of this standard deviation on
+    /// each action component (action units, clipped to [-1, 1]); one value
+    /// for all, or one per component, comma-separated (PSM: dx,dy,dz,yaw,jaw;
+    /// noise on the jaw drops what it holds).
+    #[arg(long, value_delimiter = ',')]
+    pub recovery_noise: Vec<f64>,
+    /// In a perturbed episode: this many uniformly random actions in a row,
+    /// from a random step of the episode's first half.
+    #[arg(long, default_value_t = 0)]
+    pub recovery_burst: usize,
     /// The demonstration file (JSON) to write.
     #[arg(long)]
     pub out: PathBuf,
@@ -57,12 +73,14 @@ fn record(args: &DemosRecordArgs) -> Result<()> {
         bail!("--episodes 0: keep at least one episode");
     }
     let config = args.task.load()?;
+    let recovery = RecoveryPerturbation { rate: args.recovery_rate, noise_std: args.recovery_noise.clone(), burst_steps: args.recovery_burst };
+    recovery.validate().context("--recovery-rate, --recovery-noise, --recovery-burst")?;
     // Refuse an unwritable output now, not after the recording.
     policy::check_output_file(&args.out)?;
     let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(args.episodes as u64) };
     bar.set_style(ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} kept | {msg}").expect("valid template").progress_chars("=> "));
     let max_tries = args.max_tries.unwrap_or(10 * args.episodes as u64 + 10);
-    let demos = record_oracle(&config, args.episodes, args.seed, max_tries, &mut |kept, tried| {
+    let demos = record_oracle_with_recovery(&config, args.episodes, args.seed, max_tries, recovery, &mut |kept, tried| {
         bar.set_position(kept as u64);
         bar.set_message(format!("{tried} tried"));
     })?;

@@ -248,6 +248,11 @@ struct ReplayStep {
     tip_m: Vec<f32>,
     tip_error_mm: f64,
     success: bool,
+    /// What the policy saw before acting (the task's observation layout).
+    observation: Vec<f32>,
+    /// Grasp tasks: how the jaws hold the object after the step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grasp: Option<crate::env::GraspInfo>,
 }
 
 #[derive(Serialize, Debug)]
@@ -283,6 +288,8 @@ pub(super) fn replay(args: &ReplayArgs) -> Result<()> {
             tip_m: s.observation.achieved_goal.clone(),
             tip_error_mm: s.info.tip_error_mm,
             success: s.info.success,
+            observation: obs.observation.clone(),
+            grasp: s.info.grasp.clone(),
         });
         obs = s.observation;
         if s.terminated || s.truncated {

@@ -273,8 +273,122 @@ pub struct DemoSummary {
 /// `wanted` are kept. Gives up, with an error, after `max_tries` episodes.
 /// `on_episode(kept, tried)` is called after each episode.
 pub fn record_oracle(config: &TaskConfig, wanted: usize, seed: u64, max_tries: u64, on_episode: &mut dyn FnMut(usize, u64)) -> crate::Result<Demonstrations> {
+    record_oracle_with_recovery(config, wanted, seed, max_tries, RecoveryPerturbation::default(), on_episode)
+}
+
+/// Perturbations of the oracle, so that demonstrations also show it
+/// recovering: a clone of a flawless oracle never sees a jaw shut beside the
+/// needle, a blade wedged on it or a dropped object, and then sits there
+/// (the point of DART and DAgger). A perturbed episode has Gaussian noise on
+/// every action and/or one burst of uniformly random actions. Noise on a
+/// position-target jaw opens it part-way and drops what it holds, so each
+/// action component has its own noise (0 for the jaw). Actions are
+/// recorded as executed: the noise is zero-mean, so behaviour cloning's
+/// target keeps the oracle's mean (up to clipping at ±1), and SAC's
+/// demonstration transitions stay true to the physics.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RecoveryPerturbation {
+    /// Fraction of episodes perturbed (0: none, the plain oracle).
+    pub rate: f64,
+    /// Standard deviation of the noise added to each action component
+    /// (clipped to [−1, 1] after), in action units: one value for every
+    /// component, or one per component; empty: no noise.
+    pub noise_std: Vec<f64>,
+    /// Uniformly random actions in the one burst, which starts at a step
+    /// drawn uniformly from the first half of the episode (0: no burst).
+    pub burst_steps: usize,
+}
+
+impl RecoveryPerturbation {
+    pub fn validate(&self) -> crate::Result<()> {
+        let bad = |m: String| Err(crate::Error::Invalid(m));
+        if !(0.0..=1.0).contains(&self.rate) {
+            return bad(format!("recovery rate {} must lie in [0, 1]", self.rate));
+        }
+        if let Some(v) = self.noise_std.iter().find(|v| !(v.is_finite() && **v >= 0.0)) {
+            return bad(format!("recovery noise {v} must be a finite standard deviation >= 0"));
+        }
+        if self.rate > 0.0 && self.noise_std.iter().all(|&v| v == 0.0) && self.burst_steps == 0 {
+            return bad(format!("recovery rate {} with neither noise nor a burst perturbs nothing", self.rate));
+        }
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        let mut what = Vec::new();
+        if self.noise_std.iter().any(|&v| v > 0.0) {
+            what.push(format!("action noise σ = {:?}", self.noise_std));
+        }
+        if self.burst_steps > 0 {
+            what.push(format!("a burst of {} random actions", self.burst_steps));
+        }
+        format!("scripted oracle, {:.0} % of episodes perturbed ({})", self.rate * 100.0, what.join(", "))
+    }
+}
+
+/// One episode's perturbation, drawn from its own stream so that every
+/// episode's is fixed by its seed.
+struct EpisodePerturbation {
+    burst: std::ops::Range<usize>,
+    /// Per action component (empty: none).
+    noise_std: Vec<f32>,
+    rng: crate::rng::Rng,
+}
+
+impl EpisodePerturbation {
+    fn plan(p: &RecoveryPerturbation, episode_seed: u64, episode_steps: usize, action_dim: usize) -> Self {
+        use rand::RngExt;
+        let mut rng = crate::rng::stream(episode_seed, RECOVERY_STREAM, 0);
+        if p.rate == 0.0 || rng.random_range(0.0..1.0) >= p.rate {
+            return Self { burst: 0..0, noise_std: Vec::new(), rng };
+        }
+        let start = rng.random_range(0..(episode_steps / 2).max(1));
+        let noise_std = match p.noise_std.as_slice() {
+            [] => Vec::new(),
+            [one] => vec![*one as f32; action_dim],
+            each => each.iter().map(|&v| v as f32).collect(),
+        };
+        Self { burst: start..start + p.burst_steps, noise_std, rng }
+    }
+
+    /// The action executed at step `t` in place of the oracle's.
+    fn apply(&mut self, t: usize, oracle: Vec<f32>) -> Vec<f32> {
+        use rand::RngExt;
+        if self.burst.contains(&t) {
+            return oracle.iter().map(|_| self.rng.random_range(-1.0f32..=1.0)).collect();
+        }
+        if self.noise_std.is_empty() {
+            return oracle;
+        }
+        let noise = crate::rng::standard_normal(&mut self.rng, oracle.len());
+        oracle.iter().zip(noise).zip(&self.noise_std).map(|((a, n), s)| (a + s * n).clamp(-1.0, 1.0)).collect()
+    }
+}
+
+/// The random stream of recovery perturbations (see `rng::stream`).
+const RECOVERY_STREAM: u64 = 0x5EC0_7E47;
+
+/// [`record_oracle`] with the oracle perturbed by `recovery`.
+pub fn record_oracle_with_recovery(
+    config: &TaskConfig,
+    wanted: usize,
+    seed: u64,
+    max_tries: u64,
+    recovery: RecoveryPerturbation,
+    on_episode: &mut dyn FnMut(usize, u64),
+) -> crate::Result<Demonstrations> {
+    recovery.validate()?;
     let mut env = Env::new(config.clone())?;
-    let mut demos = Demonstrations::new(config, env.observation_dim(), env.goal_dim(), "scripted oracle");
+    if recovery.noise_std.len() > 1 && recovery.noise_std.len() != env.action_dim() {
+        return Err(crate::Error::Invalid(format!(
+            "recovery noise has {} values; {} takes actions of {} components (give one value, or one per component)",
+            recovery.noise_std.len(),
+            config.task,
+            env.action_dim()
+        )));
+    }
+    let source = if recovery.rate > 0.0 { recovery.describe() } else { "scripted oracle".to_string() };
+    let mut demos = Demonstrations::new(config, env.observation_dim(), env.goal_dim(), &source);
     let mut tried = 0u64;
     while demos.episodes.len() < wanted {
         if tried == max_tries {
@@ -288,8 +402,9 @@ pub fn record_oracle(config: &TaskConfig, wanted: usize, seed: u64, max_tries: u
         tried += 1;
         let mut obs = env.reset(episode_seed)?;
         let mut recorder = EpisodeRecorder::new(episode_seed);
+        let mut perturbation = EpisodePerturbation::plan(&recovery, episode_seed, config.episode.steps, env.action_dim());
         let last = loop {
-            let action = env.oracle_action();
+            let action = perturbation.apply(recorder.len(), env.oracle_action());
             let step = env.step(&action)?;
             recorder.record(&obs, &action, &step);
             if step.terminated || step.truncated {

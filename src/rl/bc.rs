@@ -53,6 +53,11 @@ pub struct BcConfig {
     /// Episodes per evaluation (deterministic actions, fixed seeds).
     #[config(default = 50)]
     pub eval_episodes: usize,
+    /// The actor's input also holds the desired minus the achieved goal, as
+    /// SAC+HER's `goal_offset_input` (there: gauze-retrieve 60 -> 90 % after
+    /// its behaviour-cloning pre-training). Recorded in the policy bundle.
+    #[config(default = false)]
+    pub goal_offset_input: bool,
 }
 
 impl BcConfig {
@@ -115,11 +120,12 @@ pub struct TrainedBc {
     pub wall_s: f64,
     pub obs_dim: usize,
     pub goal_dim: usize,
+    pub goal_offset: bool,
 }
 
 impl TrainedBc {
     pub fn policy(&self) -> GoalPolicy {
-        GoalPolicy::new(PolicyNet::TanhGaussian(self.actor.valid()), self.normalizer.clone(), self.obs_dim, self.goal_dim)
+        GoalPolicy::new(PolicyNet::TanhGaussian(self.actor.valid()), self.normalizer.clone(), self.obs_dim, self.goal_dim).with_goal_offset(self.goal_offset)
     }
 }
 
@@ -140,7 +146,8 @@ pub fn train(
     let start = std::time::Instant::now();
     let device = Device::flex().autodiff();
     let (obs_dim, goal_dim, action_dim) = (demos.obs_dim, demos.goal_dim, demos.action_dim);
-    let input = obs_dim + goal_dim;
+    let offset = config.goal_offset_input;
+    let input = super::input_width(obs_dim, goal_dim, offset);
     let mut actor = init_parameters(Actor::new(input, action_dim, config.hidden, &device), &mut stream(seed, 0, 0));
     let mut optimizer: ModuleOptimizer = AdamConfig::new().init();
 
@@ -150,17 +157,20 @@ pub fn train(
     normalizer.min_std = config.min_input_std;
     for ep in demos.episodes() {
         let steps = ep.actions.len() / action_dim;
-        let mut rows = Vec::with_capacity(steps * input);
-        for t in 0..steps {
-            rows.extend_from_slice(&ep.observations[t * obs_dim..(t + 1) * obs_dim]);
-            rows.extend_from_slice(&ep.desired_goals[t * goal_dim..(t + 1) * goal_dim]);
-        }
+        let rows = super::raw_inputs(
+            &ep.observations[..steps * obs_dim],
+            &ep.desired_goals[..steps * goal_dim],
+            offset.then_some(&ep.achieved_goals[..steps * goal_dim]),
+            steps,
+        );
         normalizer.update(&rows);
     }
 
     let n = config.batch_size;
     let mut curve = Vec::new();
-    let policy = |actor: &Actor, normalizer: &RunningNormalizer| GoalPolicy::new(PolicyNet::TanhGaussian(actor.valid()), normalizer.clone(), obs_dim, goal_dim);
+    let policy = |actor: &Actor, normalizer: &RunningNormalizer| {
+        GoalPolicy::new(PolicyNet::TanhGaussian(actor.valid()), normalizer.clone(), obs_dim, goal_dim).with_goal_offset(offset)
+    };
     let evaluate = |actor: &Actor, done: u64, curve: &mut Vec<Evaluation>, on_progress: &mut dyn FnMut(&Progress)| -> Result<()> {
         let policy = policy(actor, &normalizer);
         let mut ev = evaluate(&policy, task, config.eval_episodes, EVAL_SEED, threads)?;
@@ -187,11 +197,12 @@ pub fn train(
         let mut rng = stream(seed, 1, update);
         let mut batch = Batch::with_capacity(n, obs_dim, goal_dim, action_dim);
         demos.sample_into(&mut batch, n, config.relabel_fraction, &mut rng, &|_, _| 0.0);
-        let x = super::network_inputs(&batch.observations, &batch.goals, None, n, &normalizer);
+        let achieved = offset.then_some(&batch.achieved_goals[..]);
+        let x = super::network_inputs(&batch.observations, &batch.goals, achieved, n, &normalizer);
         let loss = behaviour_cloning_loss(&actor, tensor(x, n, input, &device), tensor(batch.actions, n, action_dim, &device), None);
         let grads = GradientsParams::from_grads(loss.backward(), &actor);
         actor = optimizer.step(config.lr, actor.clone(), grads);
     }
     evaluate(&actor, updates, &mut curve, on_progress)?;
-    Ok(TrainedBc { actor, normalizer, curve, updates, wall_s: start.elapsed().as_secs_f64(), obs_dim, goal_dim })
+    Ok(TrainedBc { actor, normalizer, curve, updates, wall_s: start.elapsed().as_secs_f64(), obs_dim, goal_dim, goal_offset: offset })
 }

@@ -365,7 +365,7 @@ pub fn train(
                 updates: t.updates,
                 obs_dim: t.obs_dim,
                 goal_dim: t.goal_dim,
-                goal_offset: false,
+                goal_offset: t.goal_offset,
                 task,
             })
         }

@@ -241,7 +241,8 @@ impl<S: PickScene> Task for PickPlace<S> {
 
     /// Above the grasp point with the jaw plane across the object, open;
     /// down; close; once both blades hold it, deliver it (straight to the
-    /// goal, or over it and down, then let go). If it slips out, start over.
+    /// goal, or over it and down, then let go). If it slips out, or the
+    /// jaws close on nothing, start over.
     fn oracle_action(&self, state: &ArmState) -> Vec<f32> {
         let c = &self.config.control;
         let object = &state.objects[0];
@@ -276,7 +277,21 @@ impl<S: PickScene> Task for PickPlace<S> {
             // Let the jaw finish closing before lifting.
             (state.tip_command, jaw_closed, 0.0)
         } else {
-            approach(state, &grip, self.scene.grasp_depth_m(), APPROACH_TOLERANCE_M, c)
+            let (target, jaw, yaw) = approach(state, &grip, self.scene.grasp_depth_m(), APPROACH_TOLERANCE_M, c);
+            // Shut on nothing right over the grip (the blades missed it).
+            let empty = settled && object.hold.grip_force_n() < 0.1 * self.config.physics.grasp_threshold_n;
+            // Pressed below the grasp with the jaw stuck part-open: a blade
+            // rests on the object and closing only wedges it (demo-trained
+            // needle-pick policies sat like this for the rest of the episode).
+            let wedged = state.joints[6] > (self.scene.closed_jaw_deg() + 10.0).to_radians()
+                && state.joint_velocities[6].abs() < 0.5
+                && state.tip.y < grasp_tip.y - 0.0005;
+            if jaw == jaw_closed && (empty || wedged) {
+                // Open and rise to try again, rather than sit there shut.
+                (target + Vector3::new(0.0, APPROACH_CLEARANCE_M, 0.0), jaw_open, yaw)
+            } else {
+                (target, jaw, yaw)
+            }
         };
         oracle_action_to(state, c, &target, jaw, yaw)
     }
