@@ -186,3 +186,31 @@ fn n_step_returns_and_the_averaged_policy_change_what_is_learned() {
         assert!(e.contains(bad.split(' ').next().unwrap()), "{e}");
     }
 }
+
+/// `stop_at_success` ends a run at its first evaluation that meets the
+/// target, and the run ends with the weights a run of exactly that many env
+/// steps ends with (stopping changes nothing before the stop).
+#[test]
+fn a_run_stops_at_its_first_evaluation_that_meets_the_target() {
+    let task = TaskConfig::builtin("needle-reach").unwrap();
+    let budget = 20_000;
+    // Seed 1 of the default config reaches 100 % within 5,000 env steps
+    // (see `a_short_training_run_beats_random_actions`).
+    let config = SacHerConfig::new().with_eval_interval(1_000).with_eval_episodes(20).with_stop_at_success(Some(0.9));
+    let stopped = sac::train(&task, config.clone(), budget, 1, 0, &mut |_| {}).unwrap();
+    let (last, before) = stopped.curve.split_last().unwrap();
+    assert!(stopped.env_steps < budget, "ran the whole budget: {:?}", stopped.curve.iter().map(|e| e.success_rate).collect::<Vec<_>>());
+    assert!(last.success_rate >= 0.9);
+    assert_eq!(last.env_steps, stopped.env_steps);
+    assert!(before.iter().all(|e| e.success_rate < 0.9), "it went past an evaluation that met the target");
+
+    let exact = sac::train(&task, config.with_stop_at_success(None), stopped.env_steps, 1, 0, &mut |_| {}).unwrap();
+    assert_eq!(exact.env_steps, stopped.env_steps);
+    assert_eq!(exact.learner.actor_parameters(), stopped.learner.actor_parameters());
+    assert_eq!(exact.curve.last().unwrap().success_rate, last.success_rate);
+
+    for bad in ["stop_at_success = 0.0\n", "stop_at_success = 1.5\n"] {
+        let e = SacHerConfig::from_toml(bad, "sac.toml").unwrap_err().to_string();
+        assert!(e.contains("stop_at_success") && e.contains("sac.toml"), "{e}");
+    }
+}

@@ -81,11 +81,14 @@ fn row_label(algo: Algo, variant: Option<&str>) -> String {
 /// the README's runs used (`train --config`).
 const GESTURE_TRACE_PPO: &str = include_str!("../../assets/train/gesture-trace-ppo.toml");
 const GRASP_DEMOS: &str = include_str!("../../assets/train/grasp-demos.toml");
+/// Needle-pick's: three-step returns (`policies/needle-pick`).
+const GRASP_DEMOS_NSTEP: &str = include_str!("../../assets/train/grasp-demos-nstep.toml");
 const ECM_STATIC_TRACK: &str = include_str!("../../assets/train/ecm-static-track.toml");
 /// The assisted grasp mode (SurRoL's weld after a real two-blade contact), as task overrides.
 const ASSISTED: &str = "[physics]\ngrasp = \"assisted\"\n";
-/// Behaviour cloning on the grasp tasks: 256 wide (64 wide cloned needle-pick 42 %, 256 wide 62 %).
-const GRASP_BC: &str = "hidden = 256\n";
+/// Behaviour cloning on the grasp tasks: 256 wide (64 wide cloned needle-pick 42 %, 256 wide 62 %),
+/// with the goal-offset input of the SAC recipes.
+const GRASP_BC: &str = "hidden = 256\ngoal_offset_input = true\n";
 
 /// Every budget of `bench suite` in one place; `full()` and `quick()` are
 /// the two the command line offers, and a library caller may set any field.
@@ -113,7 +116,8 @@ impl SuiteBudgets {
     /// learning figures were trained with.
     pub fn full() -> Self {
         let run = TrainingBudget::new;
-        let no_q_filter = format!("{GRASP_DEMOS}\nq_filter = false\n");
+        let assisted = |b: TrainingBudget| TrainingBudget { task_overrides: Some(ASSISTED.into()), ..b };
+        let no_q_filter = format!("{GRASP_DEMOS_NSTEP}\nq_filter = false\n");
         Self {
             seeds: 3,
             throughput_seconds: 3.0,
@@ -131,26 +135,24 @@ impl SuiteBudgets {
                 TrainingBudget { config: Some(GESTURE_TRACE_PPO.into()), ..run("gesture-trace", Algo::Ppo, 300_000, 12_800) },
                 // No demonstrations: SurRoL reports that HER alone fails its grasp tasks.
                 run("needle-pick", Algo::SacHer, 100_000, 5_000),
-                // With 100 oracle demonstrations (SurRoL's HER+DEMO), half SurRoL's budget;
-                // on needle-pick also the ablations: BC alone, no Q-filter, 10 demonstrations.
-                run("needle-pick", Algo::SacHer, 50_000, 5_000).with_demonstrations(100, GRASP_DEMOS, "100 demos"),
+                // With 100 oracle demonstrations (SurRoL's HER+DEMO), half SurRoL's budget, with
+                // the shipped policies' recipes; on needle-pick also the ablations: BC alone,
+                // no Q-filter, 10 demonstrations. Then each in the assisted grasp mode.
+                run("needle-pick", Algo::SacHer, 50_000, 5_000).with_demonstrations(100, GRASP_DEMOS_NSTEP, "100 demos"),
                 run("needle-pick", Algo::Bc, 15_000, 1_000).with_demonstrations(100, GRASP_BC, "100 demos"),
                 run("needle-pick", Algo::SacHer, 50_000, 5_000).with_demonstrations(100, &no_q_filter, "100 demos, no Q-filter"),
-                run("needle-pick", Algo::SacHer, 50_000, 5_000).with_demonstrations(10, GRASP_DEMOS, "10 demos"),
+                run("needle-pick", Algo::SacHer, 50_000, 5_000).with_demonstrations(10, GRASP_DEMOS_NSTEP, "10 demos"),
+                assisted(run("needle-pick", Algo::SacHer, 50_000, 5_000).with_demonstrations(100, GRASP_DEMOS, "100 demos, assisted grasp")),
                 run("gauze-retrieve", Algo::SacHer, 100_000, 5_000),
                 run("gauze-retrieve", Algo::SacHer, 50_000, 5_000).with_demonstrations(100, GRASP_DEMOS, "100 demos"),
+                assisted(run("gauze-retrieve", Algo::SacHer, 50_000, 5_000).with_demonstrations(100, GRASP_DEMOS, "100 demos, assisted grasp")),
                 run("peg-transfer", Algo::SacHer, 100_000, 5_000),
                 run("peg-transfer", Algo::SacHer, 50_000, 5_000).with_demonstrations(100, GRASP_DEMOS, "100 demos"),
+                assisted(run("peg-transfer", Algo::SacHer, 50_000, 5_000).with_demonstrations(100, GRASP_DEMOS, "100 demos, assisted grasp")),
                 // The two-PSM tasks from 100 oracle demonstrations, in the assisted grasp mode
                 // (friction: README), with the budgets.
-                TrainingBudget {
-                    task_overrides: Some(ASSISTED.into()),
-                    ..run("needle-regrasp", Algo::SacHer, 100_000, 5_000).with_demonstrations(100, GRASP_DEMOS, "100 demos")
-                },
-                TrainingBudget {
-                    task_overrides: Some(ASSISTED.into()),
-                    ..run("bi-peg-transfer", Algo::SacHer, 200_000, 10_000).with_demonstrations(100, GRASP_DEMOS, "100 demos")
-                },
+                assisted(run("needle-regrasp", Algo::SacHer, 100_000, 5_000).with_demonstrations(100, GRASP_DEMOS, "100 demos")),
+                assisted(run("bi-peg-transfer", Algo::SacHer, 200_000, 10_000).with_demonstrations(100, GRASP_DEMOS, "100 demos")),
                 // The camera tasks, SAC+HER without demonstrations (SurRoL's HER solves its ECM goal tasks).
                 run("ecm-reach", Algo::SacHer, 50_000, 2_000),
                 run("ecm-misorient", Algo::SacHer, 50_000, 2_000),

@@ -183,6 +183,15 @@ pub(super) fn train(args: &TrainArgs) -> Result<()> {
             outcome.updates
         );
     }
+    if let crate::rl::AlgoConfig::SacHer(c) = &trained.config
+        && let Some(target) = c.stop_at_success.filter(|_| outcome.env_steps < args.steps)
+    {
+        println!(
+            "stopped at the first evaluation with success >= {:.1} % (stop_at_success), {} env steps before the budget",
+            target * 100.0,
+            args.steps - outcome.env_steps
+        );
+    }
     println!(
         "evaluation ({} episodes): success {:.1} %, mean final tip error {:.2} mm",
         final_eval.episodes,

@@ -157,6 +157,15 @@ pub struct SacHerConfig {
     /// observation and the goal alone.
     #[config(default = false)]
     pub goal_offset_input: bool,
+    /// End training at the first evaluation whose success rate reaches this
+    /// (Stable-Baselines3's `StopTrainingOnRewardThreshold`): the run then
+    /// takes the env steps and wall time to the target, not the whole
+    /// budget, and the bundle holds the weights that evaluation judged. Each
+    /// evaluation is `eval_episodes` episodes on fixed seeds never trained
+    /// on; check the result on other seeds (`eval --seed`), since one lucky
+    /// evaluation can stop a run early. None (the default): use the budget.
+    #[config(default = "None")]
+    pub stop_at_success: Option<f64>,
 }
 
 impl SacHerConfig {
@@ -191,6 +200,9 @@ impl SacHerConfig {
         }
         if !(self.policy_average_tau >= 0.0 && self.policy_average_tau <= 1.0) {
             return bad(format!("policy_average_tau = {} must lie in [0, 1]", self.policy_average_tau));
+        }
+        if let Some(v) = self.stop_at_success.filter(|v| !(*v > 0.0 && *v <= 1.0)) {
+            return bad(format!("stop_at_success = {v} must lie in (0, 1]"));
         }
         if !(self.bc_weight.is_finite() && self.bc_weight >= 0.0) {
             return bad(format!("bc_weight = {} must be >= 0", self.bc_weight));
@@ -879,12 +891,17 @@ pub fn train_with_checkpoints(
     let mut episodes: Vec<Episode> = obs.iter().map(fresh_episode).collect();
     let (mut window_success, mut window_error, mut window_count, mut window_errors) = (0usize, 0.0f64, 0usize, 0usize);
     let horizon = task.episode.steps;
+    let mut stopped_early = false;
     while run.env_steps < total_steps {
         if run.env_steps >= run.next_eval {
             run_pending_updates(&venv, &mut learner, &mut run, &reward);
             let at = (run.env_steps, total_steps, wall(&run));
             record_evaluation(&learner.policy(), task, config.eval_episodes, threads, at, &mut run.curve, on_progress)?;
             run.next_eval += config.eval_interval as u64;
+            if reached_target(config.stop_at_success, &run.curve) {
+                stopped_early = true;
+                break;
+            }
         }
         // Act: uniform at first, then the stochastic actor, one forward for all envs.
         let mut rng: Rng = stream(seed, 2, run.rounds);
@@ -967,10 +984,18 @@ pub fn train_with_checkpoints(
             super::checkpoint::save(&c.dir, &learner, &saved, task)?;
         }
     }
-    run_pending_updates(&venv, &mut learner, &mut run, &reward);
-    let at = (run.env_steps, total_steps, wall(&run));
-    record_evaluation(&learner.policy(), task, config.eval_episodes, threads, at, &mut run.curve, on_progress)?;
+    // A run stopped at its target has just evaluated the weights it ends with.
+    if !stopped_early {
+        run_pending_updates(&venv, &mut learner, &mut run, &reward);
+        let at = (run.env_steps, total_steps, wall(&run));
+        record_evaluation(&learner.policy(), task, config.eval_episodes, threads, at, &mut run.curve, on_progress)?;
+    }
     Ok(Trained { learner, curve: run.curve.clone(), env_steps: run.env_steps, wall_s: wall(&run), short_episodes: run.short_episodes })
+}
+
+/// Whether the last evaluation met `stop_at_success`.
+fn reached_target(stop_at_success: Option<f64>, curve: &[Evaluation]) -> bool {
+    matches!((stop_at_success, curve.last()), (Some(target), Some(e)) if e.success_rate >= target)
 }
 
 /// Runs the updates still due, on the envs' threads.
