@@ -201,3 +201,40 @@ fn demos_record_info_and_behaviour_cloning_from_the_command_line() {
     assert!(!ok && err.contains("a-file"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `plot` averages the bundles under each label and writes one PNG; curves of
+/// other schedules, foreign files and a bad output path are refused by name.
+#[test]
+fn plot_draws_averaged_curves_and_refuses_what_it_cannot_average() {
+    let dir = std::env::temp_dir().join(format!("gl-cli-plot-{}", std::process::id()));
+    let bundle = |name: &str, csv: &str| {
+        let d = dir.join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("curve.csv"), csv).unwrap();
+        d.to_str().unwrap().to_string()
+    };
+    let header = "env_steps,wall_s,success_rate,mean_final_error_mm,mean_steps_to_success\n";
+    let a = bundle("a", &format!("{header}0,1.0,0.2000,9.0,30.0\n5000,9.0,0.8000,3.0,25.0\n"));
+    let b = bundle("b", &format!("{header}0,1.2,0.4000,7.0,30.0\n5000,9.5,1.0000,1.0,25.0\n"));
+    let other = bundle("c", &format!("{header}0,1.0,0.0000,9.0,0.0\n4000,8.0,0.5000,4.0,25.0\n"));
+    let foreign = bundle("d", "step,reward\n0,1\n");
+    let out = dir.join("curves.png");
+    let out_s = out.to_str().unwrap();
+
+    let (ok, stdout, err) = run(&["plot", "--out", out_s, &format!("recipe={a},{b}"), &format!("other={other}")]);
+    assert!(ok, "{err}");
+    assert!(stdout.contains("2 curves"), "{stdout}");
+    let png = std::fs::read(&out).unwrap();
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{} bytes", png.len());
+    assert!(std::fs::read_dir(&dir).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().contains("partial")));
+
+    let (ok, _, err) = run(&["plot", "--out", out_s, &format!("mixed={a},{other}")]);
+    assert!(!ok && err.contains("other env steps") && err.contains("mixed"), "{err}");
+    let (ok, _, err) = run(&["plot", "--out", out_s, &format!("x={foreign}")]);
+    assert!(!ok && err.contains("not a gesture-lab learning curve") && err.contains("curve.csv"), "{err}");
+    let (ok, _, err) = run(&["plot", "--out", out_s, "no-label"]);
+    assert!(!ok && err.contains("LABEL=DIR"), "{err}");
+    let (ok, _, err) = run(&["plot", "--out", dir.join("nowhere/x.png").to_str().unwrap(), &format!("a={a}")]);
+    assert!(!ok && err.contains("does not exist"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -6,6 +6,7 @@ mod bench;
 mod demos;
 mod episodes;
 mod kinematics;
+mod plot;
 mod soak;
 mod train;
 #[cfg(feature = "viz")]
@@ -47,6 +48,8 @@ pub enum Command {
     /// Measure whole-program speed.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Draw several bundles' learning curves in one PNG (seeds averaged per label).
+    Plot(plot::PlotArgs),
     /// Forward and inverse kinematics of the PSM (dVRK base frame, metres).
     #[command(subcommand)]
     Kinematics(KinematicsCommand),
@@ -125,6 +128,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bench(BenchCommand::Suite(args)) => bench::bench_suite(&args),
         Command::Bench(BenchCommand::Soak(args)) => soak::bench_soak(&args),
         Command::Demos(cmd) => demos::run(cmd),
+        Command::Plot(args) => plot::plot(&args),
         Command::Kinematics(cmd) => kinematics::kinematics(cmd),
         #[cfg(feature = "viz")]
         Command::View(args) => view::view(args),
