@@ -174,9 +174,12 @@ impl burn::module::ModuleMapper for SequentialIds {
     }
 }
 
+/// The first line of `curve.csv`: its columns.
+pub const CURVE_CSV_HEADER: &str = "env_steps,wall_s,success_rate,mean_final_error_mm,mean_steps_to_success";
+
 /// The learning curve as CSV.
 pub fn curve_csv(curve: &[Evaluation]) -> String {
-    let mut out = String::from("env_steps,wall_s,success_rate,mean_final_error_mm,mean_steps_to_success\n");
+    let mut out = format!("{CURVE_CSV_HEADER}\n");
     for e in curve {
         out.push_str(&format!("{},{:.3},{:.4},{:.4},{:.3}\n", e.env_steps, e.wall_s, e.success_rate, e.mean_final_error_mm, e.mean_steps_to_success));
     }

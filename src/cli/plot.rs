@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 
 use crate::plot::{Series, learning_curve};
-use crate::policy::CURVE_FILE;
+use crate::policy::{CURVE_CSV_HEADER, CURVE_FILE};
 
 #[derive(Args, Debug)]
 pub struct PlotArgs {
@@ -64,7 +64,7 @@ fn read_curve(dir: &Path) -> Result<Vec<CurvePoint>> {
     let text = std::fs::read_to_string(&path).with_context(|| format!("{}: cannot read the learning curve", path.display()))?;
     let mut lines = text.lines();
     let header = lines.next().unwrap_or("");
-    if !header.starts_with("env_steps,wall_s,success_rate,mean_final_error_mm") {
+    if !header.starts_with(CURVE_CSV_HEADER) {
         bail!("{}: not a gesture-lab learning curve (header {header:?})", path.display());
     }
     let mut points = Vec::new();
