@@ -94,3 +94,40 @@ fn bodies_never_sleep() {
         assert!(!w.bodies[h].is_sleeping());
     }
 }
+
+#[test]
+fn an_arm_that_touches_nothing_moves_exactly_as_one_with_colliders() {
+    // Without arm contacts the links get no colliders (only their mass) and
+    // rapier's CCD is off: a speed-up that must not change the dynamics. In an
+    // empty scene the colliders of an arm with contacts touch nothing either,
+    // so both arms must follow bit for bit the same path.
+    let desc = RobotDescription::psm();
+    let kin = PsmKinematics::new(&desc);
+    let from = [0.0, 0.0, 0.12, 0.0, 0.0, 0.0, 0.4];
+    let pose = Isometry3::from_parts(Translation3::new(0.04, -0.03, -0.12), tool_down_rotation(0.8));
+    let mut to = [0.0; DOF];
+    to[..6].copy_from_slice(&kin.inverse(&pose, &Psm::arm(&from)).unwrap());
+    let run = |arm_contacts: bool| {
+        let physics = PhysicsConfig { arm_contacts, ..PhysicsConfig::default() };
+        let mut w = physics.new_world();
+        let psm = Psm::build(&mut w, &desc, &physics, base(), &from);
+        let mut path = Vec::new();
+        for _ in 0..120 {
+            psm.set_targets(&mut w, &to, &[0.0; DOF]);
+            w.step();
+            path.push((psm.tip_pose(&w), psm.joint_positions(&w)));
+        }
+        // (rapier computes a body's mass properties in its first step.)
+        let masses: Vec<_> = psm.moving_bodies().map(|h| (w.bodies[h].mass(), w.bodies[h].mass_properties().local_mprops)).collect();
+        assert!(masses.iter().all(|(m, _)| *m > 0.0), "every link has its mass");
+        (w.colliders.len(), w.integration_parameters.max_ccd_substeps, masses, path)
+    };
+    let (colliders, ccd, masses, path) = run(false);
+    let (contact_colliders, contact_ccd, contact_masses, contact_path) = run(true);
+    assert_eq!((colliders, ccd), (0, 0), "an arm that touches nothing has no collider and no CCD");
+    assert_eq!((contact_colliders, contact_ccd), (8, 1));
+    assert_eq!(masses, contact_masses, "the same masses, centres of mass and inertias");
+    assert!(path.iter().zip(&contact_path).all(|(a, b)| a == b), "the same path, bit for bit");
+    let moved = (path[0].0.translation.vector - path[119].0.translation.vector).norm();
+    assert!(moved > 0.01, "the arm really moved ({moved} m)");
+}

@@ -31,7 +31,8 @@ pub struct LinkSpec {
 pub struct BuiltChain {
     /// The fixed base body, then one body per link.
     pub bodies: Vec<RigidBodyHandle>,
-    /// One collider per link.
+    /// One collider per link (`ColliderHandle::invalid()` for links built
+    /// with `InteractionGroups::none()`: they have no collider).
     pub colliders: Vec<ColliderHandle>,
     pub joints: Vec<MultibodyJointHandle>,
     /// The rapier axis each joint moves along or about.
@@ -69,20 +70,31 @@ pub fn build(world: &mut PhysicsWorld, world_from_base: Isometry3<f64>, specs: &
     let mut axes = Vec::with_capacity(specs.len());
     for spec in specs {
         let frame = frames[spec.parent] * spec.anchor;
-        let body = world.bodies.insert(
-            RigidBodyBuilder::dynamic()
-                .pose(to_pose(&frame))
-                // A sleeping body makes benchmarks lie and would miss new targets.
-                .can_sleep(false),
-        );
-        // Model-based gravity compensation: the controller cancels the link's
-        // weight. rapier keeps user forces from step to step.
-        world.bodies[body].add_force(Vector::new(0.0, (spec.shape.mass() * gravity) as f32, 0.0), false);
         let mut collider = link_collider(&spec.shape).collision_groups(groups);
         if let Some(mu) = spec.friction {
             collider = collider.friction(mu as f32);
         }
-        colliders.push(world.colliders.insert_with_parent(collider, body, &mut world.bodies));
+        // A link that touches nothing needs no collider, only its mass: a
+        // collider would still be moved through the broad phase every substep.
+        let touches = groups != InteractionGroups::none();
+        let mut body = RigidBodyBuilder::dynamic()
+            .pose(to_pose(&frame))
+            // A sleeping body makes benchmarks lie and would miss new targets.
+            .can_sleep(false);
+        if !touches {
+            let built = collider.build();
+            let local = built.position_wrt_parent().copied().unwrap_or_else(|| *built.position());
+            body = body.additional_mass_properties(built.mass_properties().transform_by(&local));
+        }
+        let body = world.bodies.insert(body);
+        // Model-based gravity compensation: the controller cancels the link's
+        // weight. rapier keeps user forces from step to step.
+        world.bodies[body].add_force(Vector::new(0.0, (spec.shape.mass() * gravity) as f32, 0.0), false);
+        if touches {
+            colliders.push(world.colliders.insert_with_parent(collider, body, &mut world.bodies));
+        } else {
+            colliders.push(ColliderHandle::invalid());
+        }
 
         let (mask, axis) = match spec.kind {
             JointKind::Revolute => (JointAxesMask::LOCKED_REVOLUTE_AXES, JointAxis::AngX),

@@ -66,7 +66,7 @@ pub struct Ecm {
     pub world_from_base: Isometry3<f64>,
     /// The fixed base body, then one body per DH frame 1..=4.
     pub bodies: [RigidBodyHandle; ECM_DOF + 1],
-    /// The collider of each body in `bodies[1..]`.
+    /// The collider of each body in `bodies[1..]` (`ColliderHandle::invalid()` without `physics.arm_contacts`).
     pub colliders: [ColliderHandle; ECM_DOF],
     pub joints: [MultibodyJointHandle; ECM_DOF],
     /// The shape of each body in `bodies[1..]` (the viewer draws them).

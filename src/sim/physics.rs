@@ -128,6 +128,12 @@ impl PhysicsConfig {
         p.length_unit = self.length_unit as f32;
         p.contact_recycling = self.contact_recycling;
         p.num_internal_pgs_iterations = self.pgs_iterations;
+        // Without arm contacts nothing can hit anything (the scene is fixed
+        // and the arm's colliders touch nothing), yet rapier would still
+        // sweep the fast arm links against the fixed colliders every substep.
+        if !self.arm_contacts {
+            p.max_ccd_substeps = 0;
+        }
         let zeta = self.contact_damping_ratio as f32;
         p.contact_softness = SpringCoefficients::new(self.contact_hz as f32, zeta);
         p.static_contact_softness = SpringCoefficients::new(self.static_contact_hz as f32, zeta);

@@ -54,7 +54,9 @@ pub struct Psm {
     pub bodies: [RigidBodyHandle; ARM_DOF + 1],
     /// The jaw blades: on the +x6 side, then on the −x6 side of the tool axis.
     pub jaws: [RigidBodyHandle; 2],
-    /// The collider of each body in `bodies[1..]`, then of each blade.
+    /// The collider of each body in `bodies[1..]`, then of each blade;
+    /// `ColliderHandle::invalid()` when `physics.arm_contacts` is off: links
+    /// that touch nothing get only their mass (see `chain::build`).
     pub colliders: [ColliderHandle; SIM_JOINTS],
     /// Arm joints 1..=6, then the two blades' hinges.
     pub joints: [MultibodyJointHandle; SIM_JOINTS],
