@@ -814,8 +814,12 @@ impl Multibody {
                 link_j.copy_from(parent_j);
 
                 {
+                    // The parent's columns past its own DoFs are zero.
+                    let parent_nonzero = parent_link.assembly_id + parent_link.joint.ndofs();
+                    let mut link_j = link_j.columns_mut(0, parent_nonzero);
                     let mut link_j_v = link_j.fixed_rows_mut::<DIM>(0);
-                    let parent_j_w = parent_j.fixed_rows::<ANG_DIM>(DIM);
+                    let parent_j_w = parent_j.columns(0, parent_nonzero);
+                    let parent_j_w = parent_j_w.fixed_rows::<ANG_DIM>(DIM);
 
                     let shift_tr = vect_to_na(link.shift02).gcross_matrix_tr();
                     link_j_v.gemm(1.0, &shift_tr, &parent_j_w, 1.0);
@@ -836,7 +840,9 @@ impl Multibody {
             link_j_part += link_joint_j;
 
             {
-                let link_j = &mut self.body_jacobians[i];
+                // Columns past this link's own DoFs are zero.
+                let nonzero = link.assembly_id + ndofs;
+                let mut link_j = self.body_jacobians[i].columns_mut(0, nonzero);
                 let (mut link_j_v, link_j_w) =
                     link_j.rows_range_pair_mut(0..DIM, DIM..DIM + ANG_DIM);
                 let shift_tr = vect_to_na(link.shift23).gcross_matrix_tr();
