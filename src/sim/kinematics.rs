@@ -140,19 +140,21 @@ impl<const N: usize> DhChain<N> {
 
     /// Position (m) and orientation (rad) error of `q` against `target`.
     pub fn pose_error(&self, target: &Isometry3<f64>, q: &[f64; N]) -> (f64, f64) {
-        let tip = self.forward(q);
-        let dp = (target.translation.vector - tip.translation.vector).norm();
-        let dr = (target.rotation * tip.rotation.inverse()).angle();
-        (dp, dr)
+        tip_error(target, &self.forward(q))
     }
 
     /// Finite joints within limits that reach `target` to rounding error.
     pub fn check(&self, target: &Isometry3<f64>, q: &[f64; N]) -> Result<(), IkError> {
+        self.check_with_tip(target, q, None)
+    }
+
+    /// [`Self::check`], given the tip pose of `q` when it is already known.
+    fn check_with_tip(&self, target: &Isometry3<f64>, q: &[f64; N], tip: Option<Isometry3<f64>>) -> Result<(), IkError> {
         if !q.iter().all(|v| v.is_finite()) {
             return Err(IkError::NotFinite);
         }
         self.within_limits(q)?;
-        let (dp, dr) = self.pose_error(target, q);
+        let (dp, dr) = tip_error(target, &tip.unwrap_or_else(|| self.forward(q)));
         if dp > 1e-7 || dr > 1e-6 {
             return Err(IkError::NoSolution { residual_m: dp, residual_rad: dr });
         }
@@ -161,30 +163,30 @@ impl<const N: usize> DhChain<N> {
 
     /// Damped least-squares refinement (numerical Jacobian): removes the last
     /// rounding error of a closed form and covers its degenerate poses.
-    pub fn polish(&self, target: &Isometry3<f64>, mut q: [f64; N]) -> [f64; N] {
+    pub fn polish(&self, target: &Isometry3<f64>, q: [f64; N]) -> [f64; N] {
+        self.polish_with_tip(target, q).0
+    }
+
+    /// [`Self::polish`], and the tip pose of the joints it returns when it
+    /// computed it (always, unless it ran out of iterations): IK's check
+    /// then need not compute it again.
+    fn polish_with_tip(&self, target: &Isometry3<f64>, mut q: [f64; N]) -> ([f64; N], Option<Isometry3<f64>>) {
         for _ in 0..4 {
-            let err = self.twist_error(target, &q);
+            let tip = self.forward(&q);
+            let err = twist_error(target, &tip);
             if err.fixed_rows::<3>(0).norm() < 1e-10 && err.fixed_rows::<3>(3).norm() < 1e-10 {
-                break;
+                return (q, Some(tip));
             }
             let jac = self.jacobian(&q);
             let lambda2 = 1e-10;
             let jjt = jac * jac.transpose() + Matrix6::identity() * lambda2;
-            let Some(inv) = jjt.try_inverse() else { break };
+            let Some(inv) = jjt.try_inverse() else { return (q, Some(tip)) };
             let dq = jac.transpose() * inv * err;
             for i in 0..N {
                 q[i] += dq[i];
             }
         }
-        q
-    }
-
-    /// Pose error as a twist: position error and rotation vector, base frame.
-    fn twist_error(&self, target: &Isometry3<f64>, q: &[f64; N]) -> Vector6<f64> {
-        let tip = self.forward(q);
-        let dp = target.translation.vector - tip.translation.vector;
-        let dr = (target.rotation * tip.rotation.inverse()).scaled_axis();
-        Vector6::new(dp.x, dp.y, dp.z, dr.x, dr.y, dr.z)
+        (q, None)
     }
 
     /// Geometric Jacobian of the tip (linear; angular) in the base frame.
@@ -263,8 +265,8 @@ impl PsmKinematics {
         for sign in [1.0, -1.0] {
             let x5 = sign * z6.cross(&normal);
             let q = self.solve_branch(&p, &x5, &z6, &x6, seed);
-            let q = self.polish(target, q);
-            match self.check(target, &q) {
+            let (q, tip) = self.polish_with_tip(target, q);
+            match self.check_with_tip(target, &q, tip) {
                 Ok(()) => {
                     let cost: f64 = (0..ARM_DOF).map(|i| (q[i] - seed[i]).powi(2)).sum();
                     if best.as_ref().is_none_or(|(c, _)| cost < *c) {
@@ -313,6 +315,21 @@ pub fn tool_down_rotation(yaw: f64) -> UnitQuaternion<f64> {
     let y6 = Vector3::new(0.0, 0.0, -1.0);
     let z6 = x6.cross(&y6);
     UnitQuaternion::from_rotation_matrix(&Rotation3::from_basis_unchecked(&[x6, y6, z6]))
+}
+
+/// Position (m) and orientation (rad) error of a tip pose against `target`.
+fn tip_error(target: &Isometry3<f64>, tip: &Isometry3<f64>) -> (f64, f64) {
+    let dp = (target.translation.vector - tip.translation.vector).norm();
+    let dr = (target.rotation * tip.rotation.inverse()).angle();
+    (dp, dr)
+}
+
+/// A tip pose's error against `target` as a twist: position error and
+/// rotation vector, base frame.
+fn twist_error(target: &Isometry3<f64>, tip: &Isometry3<f64>) -> Vector6<f64> {
+    let dp = target.translation.vector - tip.translation.vector;
+    let dr = (target.rotation * tip.rotation.inverse()).scaled_axis();
+    Vector6::new(dp.x, dp.y, dp.z, dr.x, dr.y, dr.z)
 }
 
 #[cfg(test)]

@@ -128,9 +128,10 @@ impl PhysicsConfig {
         p.length_unit = self.length_unit as f32;
         p.contact_recycling = self.contact_recycling;
         p.num_internal_pgs_iterations = self.pgs_iterations;
-        // Without arm contacts nothing can hit anything (the scene is fixed
-        // and the arm's colliders touch nothing), yet rapier would still
-        // sweep the fast arm links against the fixed colliders every substep.
+        // Without arm contacts the arm touches nothing, yet rapier would
+        // still sweep its fast thin links against the fixed colliders every
+        // substep. (Loose objects come only with arm contacts: a task whose
+        // arm cannot touch them has nothing fast enough to need CCD.)
         if !self.arm_contacts {
             p.max_ccd_substeps = 0;
         }
