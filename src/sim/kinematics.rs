@@ -163,14 +163,9 @@ impl<const N: usize> DhChain<N> {
 
     /// Damped least-squares refinement (numerical Jacobian): removes the last
     /// rounding error of a closed form and covers its degenerate poses.
-    pub fn polish(&self, target: &Isometry3<f64>, q: [f64; N]) -> [f64; N] {
-        self.polish_with_tip(target, q).0
-    }
-
-    /// [`Self::polish`], and the tip pose of the joints it returns when it
-    /// computed it (always, unless it ran out of iterations): IK's check
-    /// then need not compute it again.
-    fn polish_with_tip(&self, target: &Isometry3<f64>, mut q: [f64; N]) -> ([f64; N], Option<Isometry3<f64>>) {
+    /// Returns the joints, and their tip pose when it computed it (always,
+    /// unless it ran out of iterations): IK's check need not compute it again.
+    pub fn polish(&self, target: &Isometry3<f64>, mut q: [f64; N]) -> ([f64; N], Option<Isometry3<f64>>) {
         for _ in 0..4 {
             let tip = self.forward(&q);
             let err = twist_error(target, &tip);
@@ -265,7 +260,7 @@ impl PsmKinematics {
         for sign in [1.0, -1.0] {
             let x5 = sign * z6.cross(&normal);
             let q = self.solve_branch(&p, &x5, &z6, &x6, seed);
-            let (q, tip) = self.polish_with_tip(target, q);
+            let (q, tip) = self.polish(target, q);
             match self.check_with_tip(target, &q, tip) {
                 Ok(()) => {
                     let cost: f64 = (0..ARM_DOF).map(|i| (q[i] - seed[i]).powi(2)).sum();
